@@ -1,0 +1,36 @@
+/*
+ * runner.h - turns a config and a selection into a finished report.
+ * Core-private: only the CLI and tests call it.
+ */
+#ifndef CUTOVER_RUNNER_H
+#define CUTOVER_RUNNER_H
+
+#include <stdbool.h>
+
+#include "cutover/check.h"
+
+struct co_runner_opts {
+    unsigned phase;         /* CO_PRE, CO_POST, CO_DRIFT or CO_ALL */
+    struct co_strlist only; /* globs over check ids; empty: all */
+    struct co_strlist skip; /* globs over check ids */
+    int jobs;               /* 0: settings.jobs */
+    int64_t timeout_ms;     /* 0: settings.timeout */
+    bool progress;          /* progress line on stderr */
+    bool handle_signals;    /* SIGINT/SIGTERM interrupt the run */
+};
+
+/* Is check c selected by the phase and the --only/--skip globs? */
+bool co_runner_selected(const struct co_check *c,
+                        const struct co_check_override *ov,
+                        const struct co_runner_opts *o);
+
+/* Runs every selected (check x resource) task on a pool of workers and
+ * fills rep (which the caller zeroed; free with co_report_free). Returns
+ * 0, or 1 when the run was interrupted by a signal (the report is still
+ * complete: unfinished cases say "interrupted"). *abandoned is set when
+ * a worker is still stuck in a check past its deadline: the caller must
+ * then not free the config and should leave with _exit. */
+int co_runner_run(const struct co_config *cfg, const struct co_runner_opts *o,
+                  struct co_report *rep, bool *abandoned);
+
+#endif

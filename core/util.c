@@ -1,0 +1,341 @@
+/*
+ * util.c - growable strings, string lists, allocation, time, durations,
+ * globbing, "did you mean" and logging.
+ *
+ * Allocation failure aborts: cutover is a short-lived CLI and has no
+ * useful way to continue without memory, and checking every strdup
+ * would triple the error paths without making a report more truthful.
+ */
+#include "cutover/util.h"
+
+#include <errno.h>
+#include <fnmatch.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* ---- allocation ------------------------------------------------------- */
+
+static void oom(void)
+{
+    fputs("cutover: out of memory\n", stderr);
+    abort();
+}
+
+void *co_malloc(size_t n)
+{
+    void *p = malloc(n ? n : 1);
+    if (p == NULL)
+        oom();
+    return p;
+}
+
+void *co_calloc(size_t n, size_t m)
+{
+    void *p = calloc(n ? n : 1, m ? m : 1);
+    if (p == NULL)
+        oom();
+    return p;
+}
+
+void *co_realloc(void *p, size_t n)
+{
+    void *q = realloc(p, n ? n : 1);
+    if (q == NULL)
+        oom();
+    return q;
+}
+
+char *co_strdup(const char *s)
+{
+    if (s == NULL)
+        return NULL;
+    return co_strndup(s, strlen(s));
+}
+
+char *co_strndup(const char *s, size_t n)
+{
+    char *p = co_malloc(n + 1);
+    memcpy(p, s, n);
+    p[n] = '\0';
+    return p;
+}
+
+char *co_asprintf(const char *fmt, ...)
+{
+    struct co_buf b;
+    va_list ap;
+
+    co_buf_init(&b);
+    va_start(ap, fmt);
+    co_buf_vaddf(&b, fmt, ap);
+    va_end(ap);
+    return co_buf_take(&b);
+}
+
+/* ---- growable string -------------------------------------------------- */
+
+void co_buf_init(struct co_buf *b)
+{
+    b->s = NULL;
+    b->len = 0;
+    b->cap = 0;
+}
+
+void co_buf_free(struct co_buf *b)
+{
+    free(b->s);
+    co_buf_init(b);
+}
+
+static void buf_reserve(struct co_buf *b, size_t extra)
+{
+    size_t need = b->len + extra + 1;
+    size_t cap = b->cap ? b->cap : 64;
+
+    if (need <= b->cap)
+        return;
+    while (cap < need)
+        cap *= 2;
+    b->s = co_realloc(b->s, cap);
+    b->cap = cap;
+}
+
+void co_buf_add(struct co_buf *b, const char *s, size_t n)
+{
+    buf_reserve(b, n);
+    if (n)
+        memcpy(b->s + b->len, s, n);
+    b->len += n;
+    b->s[b->len] = '\0';
+}
+
+void co_buf_puts(struct co_buf *b, const char *s)
+{
+    co_buf_add(b, s, strlen(s));
+}
+
+void co_buf_vaddf(struct co_buf *b, const char *fmt, va_list ap)
+{
+    va_list cp;
+    int n;
+
+    va_copy(cp, ap);
+    n = vsnprintf(NULL, 0, fmt, cp);
+    va_end(cp);
+    if (n < 0)
+        return;
+    buf_reserve(b, (size_t)n);
+    vsnprintf(b->s + b->len, (size_t)n + 1, fmt, ap);
+    b->len += (size_t)n;
+}
+
+void co_buf_addf(struct co_buf *b, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    co_buf_vaddf(b, fmt, ap);
+    va_end(ap);
+}
+
+char *co_buf_take(struct co_buf *b)
+{
+    char *s = b->s ? b->s : co_strdup("");
+
+    co_buf_init(b);
+    return s;
+}
+
+/* ---- string list ------------------------------------------------------ */
+
+void co_strlist_add(struct co_strlist *l, const char *s)
+{
+    l->v = co_realloc(l->v, (l->n + 1) * sizeof(*l->v));
+    l->v[l->n++] = co_strdup(s);
+}
+
+void co_strlist_free(struct co_strlist *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        free(l->v[i]);
+    free(l->v);
+    l->v = NULL;
+    l->n = 0;
+}
+
+bool co_strlist_has(const struct co_strlist *l, const char *s)
+{
+    for (size_t i = 0; i < l->n; i++)
+        if (strcmp(l->v[i], s) == 0)
+            return true;
+    return false;
+}
+
+/* ---- time ------------------------------------------------------------- */
+
+int64_t co_now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+double co_wall_s(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Unit table for durations, longest suffix first so "ms" wins over "m". */
+static const struct {
+    const char *suffix;
+    int64_t ms;
+} duration_units[] = {
+    {"ms", 1}, {"s", 1000}, {"m", 60000}, {"h", 3600000}, {NULL, 0},
+};
+
+int co_duration_parse(const char *s, int64_t *ms)
+{
+    int64_t total = 0;
+    const char *p = s;
+
+    if (s == NULL || *s == '\0')
+        return -1;
+    while (*p) {
+        char *end;
+        long long n;
+        size_t i;
+
+        if (*p < '0' || *p > '9')
+            return -1;
+        errno = 0;
+        n = strtoll(p, &end, 10);
+        if (errno || n > 100LL * 24 * 3600 * 1000)
+            return -1;
+        if (*end == '\0') {
+            /* A bare number is seconds, but only on its own. */
+            if (p != s)
+                return -1;
+            total = n * 1000;
+            break;
+        }
+        for (i = 0; duration_units[i].suffix; i++) {
+            size_t l = strlen(duration_units[i].suffix);
+            if (strncmp(end, duration_units[i].suffix, l) == 0 &&
+                !(l == 1 && end[0] == 'm' && end[1] == 's'))
+                break;
+        }
+        if (duration_units[i].suffix == NULL)
+            return -1;
+        total += n * duration_units[i].ms;
+        p = end + strlen(duration_units[i].suffix);
+    }
+    if (total > 100LL * 24 * 3600 * 1000)
+        return -1;
+    *ms = total;
+    return 0;
+}
+
+void co_duration_format(int64_t ms, char *out, size_t outlen)
+{
+    if (ms % 3600000 == 0 && ms >= 3600000)
+        snprintf(out, outlen, "%lldh", (long long)(ms / 3600000));
+    else if (ms % 60000 == 0 && ms >= 60000)
+        snprintf(out, outlen, "%lldm", (long long)(ms / 60000));
+    else if (ms % 1000 == 0)
+        snprintf(out, outlen, "%llds", (long long)(ms / 1000));
+    else
+        snprintf(out, outlen, "%lldms", (long long)ms);
+}
+
+/* ---- matching --------------------------------------------------------- */
+
+bool co_glob_match(const char *pattern, const char *s)
+{
+    return fnmatch(pattern, s, 0) == 0;
+}
+
+size_t co_edit_distance(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    size_t *row = co_calloc(lb + 1, sizeof(*row));
+    size_t d;
+
+    for (size_t j = 0; j <= lb; j++)
+        row[j] = j;
+    for (size_t i = 1; i <= la; i++) {
+        size_t diag = row[0];
+        row[0] = i;
+        for (size_t j = 1; j <= lb; j++) {
+            size_t up = row[j];
+            size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
+            size_t best = diag + cost;
+            if (up + 1 < best)
+                best = up + 1;
+            if (row[j - 1] + 1 < best)
+                best = row[j - 1] + 1;
+            row[j] = best;
+            diag = up;
+        }
+    }
+    d = row[lb];
+    free(row);
+    return d;
+}
+
+const char *co_suggest(const char *s, const char *const *candidates, size_t n)
+{
+    const char *best = NULL;
+    size_t best_d = (size_t)-1;
+    /* Allow about a third of the word to be wrong, at least 2 edits. */
+    size_t limit = strlen(s) / 3 < 2 ? 2 : strlen(s) / 3;
+
+    for (size_t i = 0; i < n; i++) {
+        size_t d;
+
+        if (candidates[i] == NULL)
+            continue;
+        d = co_edit_distance(s, candidates[i]);
+        if (d < best_d) {
+            best_d = d;
+            best = candidates[i];
+        }
+    }
+    return best_d <= limit ? best : NULL;
+}
+
+/* ---- logging ---------------------------------------------------------- */
+
+static enum co_loglevel log_level = CO_LOG_WARN;
+static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
+
+void co_log_set_level(enum co_loglevel lvl)
+{
+    log_level = lvl;
+}
+
+void co_log(enum co_loglevel lvl, const char *fmt, ...)
+{
+    static const char *const names[] = {"error", "warning", "info", "debug"};
+    struct co_buf b;
+    va_list ap;
+    char *masked;
+
+    if (lvl > log_level)
+        return;
+    co_buf_init(&b);
+    va_start(ap, fmt);
+    co_buf_vaddf(&b, fmt, ap);
+    va_end(ap);
+    masked = co_mask(b.s ? b.s : "");
+    pthread_mutex_lock(&log_lock);
+    fprintf(stderr, "cutover: %s: %s\n", names[lvl], masked);
+    pthread_mutex_unlock(&log_lock);
+    free(masked);
+    co_buf_free(&b);
+}

@@ -1,0 +1,113 @@
+/*
+ * check.h - the plugin API: check descriptors and what a check may do
+ * while it runs.
+ *
+ * A check is a static `struct co_check` listed once in checks/registry.c.
+ * The runner calls check->run() once per (check x resource) task, on a
+ * worker thread, with a `struct co_run` that carries the resource, the
+ * config, the phase, the deadline and the cancel flag. run() adds cases
+ * with co_case_addf() and returns 0; it never exits and never prints.
+ * A non-zero return with no case added makes the runner add an `error`
+ * case holding run->errstr.
+ *
+ * Long operations must be non-blocking steps that honour
+ * co_run_remaining_ms() and co_run_cancelled(): the runner seals a task
+ * that overruns its deadline (adding "timed out" / "interrupted" cases)
+ * and drops whatever it adds afterwards.
+ */
+#ifndef CUTOVER_CHECK_H
+#define CUTOVER_CHECK_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "cutover/config.h"
+#include "cutover/result.h"
+
+/* A declared option of a check: the one source of config validation,
+ * defaults, `cutover list --verbose` and the man page. Arrays end with a
+ * zeroed entry. */
+struct co_param {
+    const char *name;
+    enum co_ptype type;
+    const char *def; /* default, as config text; NULL: no default */
+    const char *help;
+};
+
+/* Capability flags of a check. */
+enum co_check_flags {
+    CO_CHECK_PAIR = 1u << 0,     /* needs both sides (source and target) */
+    CO_CHECK_ONE_SIDED = 1u << 1 /* runs on whatever side is present */
+};
+
+struct co_run;
+
+struct co_check {
+    const char *id;      /* "pg.rowcount": stable, used in config/reports */
+    const char *summary; /* one line for `cutover list` */
+    enum co_kind kind;   /* which resources it runs on */
+    unsigned phases;     /* CO_PRE | CO_POST | CO_DRIFT: default phases */
+    const struct co_param *params; /* may be NULL */
+    int (*run)(struct co_run *run);
+    unsigned flags; /* enum co_check_flags */
+};
+
+/* The registry: every check, in display order. Defined in
+ * checks/registry.c, the only file that names them. */
+extern const struct co_check *const co_checks[];
+extern const size_t co_ncheck;
+const struct co_check *co_check_find(const char *id);
+const struct co_param *co_check_param(const struct co_check *c,
+                                      const char *name);
+
+/* What a task sees. Fields are read-only for the check. */
+struct co_run {
+    const struct co_check *check;
+    const struct co_resource *res;
+    const struct co_config *cfg;
+    const struct co_check_override *override; /* NULL when none */
+    unsigned phase;   /* CO_PRE, CO_POST, CO_DRIFT, or CO_ALL */
+    int64_t started;  /* co_now_ms() at start */
+    int64_t deadline; /* co_now_ms() value at which the task must end */
+    const atomic_int *cancel; /* non-zero: stop now (SIGINT/SIGTERM) */
+    char errstr[CO_ERRLEN];   /* why run() returned non-zero */
+
+    struct co_task *task; /* private to the runner */
+    int64_t last_case;    /* private: for case durations */
+};
+
+/* Verdicts that depend on the phase use the post-cutover one for
+ * --phase all (DESIGN.md): true for CO_POST and CO_ALL. */
+bool co_run_is_post(const struct co_run *run);
+/* Milliseconds left before the deadline (0 when passed). */
+int64_t co_run_remaining_ms(const struct co_run *run);
+bool co_run_cancelled(const struct co_run *run);
+
+/* Adds a case. The message is formatted; name, source, target and message
+ * are masked and copied. source/target may be NULL. duration is the time
+ * since the previous case of this run (or since the start). Returns 0,
+ * or -1 when the task was sealed (deadline/interrupt) and the case was
+ * dropped: the check should return soon. */
+int co_case_addf(struct co_run *run, enum co_status status, const char *name,
+                 const char *source, const char *target, const char *fmt, ...)
+    CO_PRINTF(6, 7);
+/* Same with an explicit duration in milliseconds. */
+int co_case_add_ms(struct co_run *run, enum co_status status, const char *name,
+                   const char *source, const char *target, double duration_ms,
+                   const char *fmt, ...) CO_PRINTF(7, 8);
+
+/* Param values: the override from config, else the declared default.
+ * Asking for an undeclared param or the wrong type is a programming
+ * error (aborts in debug builds, returns the zero value otherwise). */
+bool co_param_bool(const struct co_run *run, const char *name);
+int64_t co_param_int(const struct co_run *run, const char *name);
+double co_param_float(const struct co_run *run, const char *name);
+int64_t co_param_duration_ms(const struct co_run *run, const char *name);
+/* Borrowed; valid for the run. NULL when unset with no default. */
+const char *co_param_string(const struct co_run *run, const char *name);
+/* Borrowed list; empty when unset with no default. */
+const struct co_strlist *co_param_list(const struct co_run *run,
+                                       const char *name);
+
+#endif

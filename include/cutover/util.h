@@ -1,0 +1,132 @@
+/*
+ * util.h - small shared pieces every part of cutover uses: growable
+ * strings, string lists, monotonic time, durations, logging, URL parsing
+ * and the one secret-masking function.
+ *
+ * Masking is the single choke point for secrets: every string that can
+ * reach a report, a log line or an error message goes through co_mask()
+ * (case strings are masked when they are stored, see result.h). co_mask
+ * hides passwords in URLs, secret-looking query parameters, and every
+ * value registered with co_secret_register() wherever it appears.
+ */
+#ifndef CUTOVER_UTIL_H
+#define CUTOVER_UTIL_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#if defined(__GNUC__)
+#define CO_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#else
+#define CO_PRINTF(f, a)
+#endif
+
+#define CO_ERRLEN 512
+
+/* ---- growable string ------------------------------------------------- */
+
+struct co_buf {
+    char *s;    /* always NUL-terminated once anything was added */
+    size_t len; /* bytes before the NUL */
+    size_t cap;
+};
+
+void co_buf_init(struct co_buf *b);
+void co_buf_free(struct co_buf *b);
+void co_buf_add(struct co_buf *b, const char *s, size_t n);
+void co_buf_puts(struct co_buf *b, const char *s);
+void co_buf_addf(struct co_buf *b, const char *fmt, ...) CO_PRINTF(2, 3);
+void co_buf_vaddf(struct co_buf *b, const char *fmt, va_list ap);
+/* Hands the string to the caller (who frees it); b is left empty. */
+char *co_buf_take(struct co_buf *b);
+
+/* ---- allocation: abort on out-of-memory (a CLI cannot do better) ----- */
+
+void *co_malloc(size_t n);
+void *co_calloc(size_t n, size_t m);
+void *co_realloc(void *p, size_t n);
+char *co_strdup(const char *s); /* NULL -> NULL */
+char *co_strndup(const char *s, size_t n);
+char *co_asprintf(const char *fmt, ...) CO_PRINTF(1, 2);
+
+/* ---- string list ------------------------------------------------------ */
+
+struct co_strlist {
+    char **v;
+    size_t n;
+};
+
+void co_strlist_add(struct co_strlist *l, const char *s); /* copies s */
+void co_strlist_free(struct co_strlist *l);
+bool co_strlist_has(const struct co_strlist *l, const char *s);
+
+/* ---- time ------------------------------------------------------------- */
+
+/* Monotonic milliseconds; the base is arbitrary. Deadlines are in it. */
+int64_t co_now_ms(void);
+/* Wall clock, for report timestamps. */
+double co_wall_s(void);
+
+/* Parses "500ms", "30s", "5m", "1h", "1m30s"; a bare number is seconds.
+ * Returns 0 and sets *ms, or -1 when s is not a duration. */
+int co_duration_parse(const char *s, int64_t *ms);
+/* Formats ms the way the config accepts it ("30s", "1500ms"). */
+void co_duration_format(int64_t ms, char *out, size_t outlen);
+
+/* Glob match ('*', '?', '[...]') as fnmatch without flags. */
+bool co_glob_match(const char *pattern, const char *s);
+
+/* Levenshtein distance, for "did you mean" suggestions. */
+size_t co_edit_distance(const char *a, const char *b);
+/* The candidate closest to s (within a small distance), or NULL. */
+const char *co_suggest(const char *s, const char *const *candidates, size_t n);
+
+/* ---- logging (stderr; every message is masked) ----------------------- */
+
+enum co_loglevel { CO_LOG_ERROR, CO_LOG_WARN, CO_LOG_INFO, CO_LOG_DEBUG };
+void co_log_set_level(enum co_loglevel lvl);
+void co_log(enum co_loglevel lvl, const char *fmt, ...) CO_PRINTF(2, 3);
+
+/* ---- URLs ------------------------------------------------------------- */
+
+/* A parsed URL. Every field is an owned, percent-decoded copy or NULL.
+ * Accepts scheme://[user[:password]@]host[:port][/path][?query][#frag],
+ * IPv6 hosts in brackets. */
+struct co_url {
+    char *scheme; /* lower-cased: postgres, postgresql, redis, rediss, ... */
+    char *user;
+    char *password;
+    char *host;  /* without brackets */
+    int port;    /* 0 when absent */
+    char *path;  /* without the leading '/', e.g. the database name */
+    char *query; /* raw, without '?' */
+};
+
+/* Returns 0, or -1 with a reason in err (which never holds a secret). */
+int co_url_parse(const char *s, struct co_url *u, char *err, size_t errlen);
+void co_url_free(struct co_url *u);
+/* The port the scheme implies when none is given (5432, 6379, 443, 80). */
+int co_url_default_port(const char *scheme);
+/* Value of query parameter `key` (decoded, owned) or NULL. */
+char *co_url_query_get(const struct co_url *u, const char *key);
+
+/* ---- secrets ---------------------------------------------------------- */
+
+/* Registers a secret value (copied) that co_mask hides wherever it
+ * appears. Thread-safe. Values shorter than 4 bytes are ignored (masking
+ * "1" everywhere would destroy reports and hide nothing). */
+void co_secret_register(const char *secret);
+/* Registers the password and secret query parameters of a URL. */
+void co_secret_register_url(const char *url);
+void co_secret_clear(void);
+
+/* Returns a newly allocated copy of s with secrets replaced by "***":
+ * the password of any scheme://user:password@ URL, the values of
+ * query parameters named like password, secret, token, key, auth,
+ * credential, signature, and every registered secret. NULL -> NULL. */
+char *co_mask(const char *s);
+
+#endif

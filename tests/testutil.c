@@ -1,0 +1,218 @@
+/*
+ * testutil.c - see testutil.h. Runs the binary with pipes drained by
+ * poll (so a chatty child never blocks on a full pipe) and a hard kill
+ * after the timeout, so a hanging cutover fails a test instead of
+ * hanging CTest.
+ */
+#include "testutil.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cutover/util.h"
+
+extern char **environ;
+
+static void drain(int fd, struct co_buf *b, bool *open)
+{
+    char chunk[4096];
+    ssize_t n = read(fd, chunk, sizeof(chunk));
+
+    if (n > 0)
+        co_buf_add(b, chunk, (size_t)n);
+    else if (n == 0 || (errno != EINTR && errno != EAGAIN))
+        *open = false;
+}
+
+static void child(const char *const *argv, const char *const *env,
+                  const char *cwd, int out, int err)
+{
+    size_t n = 0;
+    const char **args;
+    int devnull = open("/dev/null", O_RDONLY);
+
+    dup2(devnull, 0);
+    dup2(out, 1);
+    dup2(err, 2);
+    for (size_t i = 0; env && env[i]; i++)
+        putenv((char *)env[i]);
+    if (cwd && chdir(cwd) < 0)
+        _exit(126);
+    while (argv[n + 1])
+        n++;
+    args = calloc(n + 2, sizeof(*args));
+    args[0] = CUTOVER_BIN;
+    for (size_t i = 1; i <= n; i++)
+        args[i] = argv[i];
+    execv(CUTOVER_BIN, (char *const *)args);
+    _exit(127);
+}
+
+int tu_run(struct tu_proc *p, const char *const *argv, const char *const *env,
+           const char *cwd, int timeout_s)
+{
+    int o[2], e[2], status = 0;
+    struct co_buf out, err;
+    bool oo = true, eo = true;
+    int64_t deadline = co_now_ms() + (int64_t)timeout_s * 1000;
+    pid_t pid;
+
+    memset(p, 0, sizeof(*p));
+    if (pipe(o) < 0 || pipe(e) < 0)
+        return -1;
+    pid = fork();
+    if (pid < 0)
+        return -1;
+    if (pid == 0)
+        child(argv, env, cwd, o[1], e[1]);
+    close(o[1]);
+    close(e[1]);
+    co_buf_init(&out);
+    co_buf_init(&err);
+    while (oo || eo) {
+        struct pollfd fds[2] = {{o[0], POLLIN, 0}, {e[0], POLLIN, 0}};
+        int64_t left = deadline - co_now_ms();
+
+        if (left <= 0) {
+            kill(pid, SIGKILL);
+            break;
+        }
+        fds[0].fd = oo ? o[0] : -1;
+        fds[1].fd = eo ? e[0] : -1;
+        if (poll(fds, 2, (int)(left > 1000 ? 1000 : left)) < 0 &&
+            errno != EINTR)
+            break;
+        if (fds[0].revents)
+            drain(o[0], &out, &oo);
+        if (fds[1].revents)
+            drain(e[0], &err, &eo);
+    }
+    close(o[0]);
+    close(e[0]);
+    waitpid(pid, &status, 0);
+    p->status =
+        WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    p->out = co_buf_take(&out);
+    p->err = co_buf_take(&err);
+    return 0;
+}
+
+void tu_proc_free(struct tu_proc *p)
+{
+    free(p->out);
+    free(p->err);
+    p->out = p->err = NULL;
+}
+
+char *tu_tmpdir(void)
+{
+    char *t = co_strdup("/tmp/cutover-test-XXXXXX");
+
+    if (mkdtemp(t) == NULL) {
+        perror("mkdtemp");
+        abort();
+    }
+    return t;
+}
+
+char *tu_write_file(const char *dir, const char *name, const char *contents)
+{
+    char *d = dir ? co_strdup(dir) : tu_tmpdir();
+    char *path = co_asprintf("%s/%s", d, name);
+    FILE *f = fopen(path, "w");
+
+    free(d);
+    if (f == NULL) {
+        perror(path);
+        abort();
+    }
+    fputs(contents, f);
+    fclose(f);
+    return path;
+}
+
+char *tu_read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    struct co_buf b;
+    char chunk[8192];
+    size_t n;
+
+    if (f == NULL)
+        return NULL;
+    co_buf_init(&b);
+    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+        co_buf_add(&b, chunk, n);
+    fclose(f);
+    if (len)
+        *len = b.len;
+    return co_buf_take(&b);
+}
+
+int tu_sh(const char *cmdline, char **out)
+{
+    FILE *f = popen(cmdline, "r");
+    struct co_buf b;
+    char chunk[4096];
+    size_t n;
+    int st;
+
+    if (f == NULL)
+        return -1;
+    co_buf_init(&b);
+    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+        co_buf_add(&b, chunk, n);
+    st = pclose(f);
+    if (out)
+        *out = co_buf_take(&b);
+    else
+        co_buf_free(&b);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+const char *tu_tb(const char *name)
+{
+    const char *v = getenv(name);
+    return v && v[0] ? v : NULL;
+}
+
+void tu_testbed_require(const char *first, ...)
+{
+    const char *missing = NULL;
+    const char *req = getenv("CUTOVER_REQUIRE_TESTBED");
+    va_list ap;
+
+    va_start(ap, first);
+    for (const char *n = first; n && !missing; n = va_arg(ap, const char *))
+        if (tu_tb(n) == NULL)
+            missing = n;
+    va_end(ap);
+    if (missing == NULL)
+        return;
+    fprintf(stderr,
+            "\n*** SKIPPED: the test bed is not running (%s is unset).\n"
+            "*** Start it with: ci/services start && eval \"$(ci/services "
+            "env)\"\n\n",
+            missing);
+    exit(req && strcmp(req, "1") == 0 ? 1 : TU_SKIP);
+}
+
+const char *tu_source_dir(void)
+{
+    return CUTOVER_SOURCE_DIR;
+}
+
+const char *tu_shared_dir(void)
+{
+    return CUTOVER_SHARED_DIR;
+}

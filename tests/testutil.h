@@ -1,0 +1,55 @@
+/*
+ * testutil.h - helpers shared by the Check suites: run the built
+ * `cutover` binary and capture what it prints, write temporary files,
+ * and find the local test bed (ci/services) or skip loudly.
+ *
+ * Integration suites call tu_testbed_require() first: when the test bed
+ * is not running they print why and exit 77, which CTest reports as
+ * "Skipped" (never a silent pass). With CUTOVER_REQUIRE_TESTBED=1 (set by
+ * ci/test) a missing test bed is a failure instead.
+ */
+#ifndef CUTOVER_TESTUTIL_H
+#define CUTOVER_TESTUTIL_H
+
+#include <stddef.h>
+
+#define TU_SKIP 77
+
+struct tu_proc {
+    int status; /* exit code, or 128+signal */
+    char *out;  /* everything written to stdout (NUL-terminated) */
+    char *err;  /* everything written to stderr */
+};
+
+/* Runs the cutover binary with argv (argv[0] is ignored and may be NULL;
+ * the list ends with NULL). env: extra "NAME=value" entries (NULL-ended)
+ * added to the current environment, or NULL. cwd may be NULL. Stdin is
+ * /dev/null. Kills the process after timeout_s seconds (status then is
+ * 128+SIGKILL). Returns 0 or -1 if it could not run. */
+int tu_run(struct tu_proc *p, const char *const *argv, const char *const *env,
+           const char *cwd, int timeout_s);
+void tu_proc_free(struct tu_proc *p);
+
+/* Creates a fresh temporary directory (removed by nothing: under /tmp). */
+char *tu_tmpdir(void);
+/* Writes contents to dir/name (dir NULL: a new tmpdir). Returns the
+ * allocated path. */
+char *tu_write_file(const char *dir, const char *name, const char *contents);
+/* Reads a whole file; NULL if it cannot. *len may be NULL. */
+char *tu_read_file(const char *path, size_t *len);
+/* Runs a shell command line, returns its exit status; output captured
+ * into *out when out is non-NULL (allocated). */
+int tu_sh(const char *cmdline, char **out);
+
+/* A test-bed variable (e.g. "CUTOVER_TB_DNS"), or NULL when unset. */
+const char *tu_tb(const char *name);
+/* Exits the whole test program with 77 (skip) - or 1 when
+ * CUTOVER_REQUIRE_TESTBED=1 - printing a loud message, unless every
+ * named variable (NULL-ended list) is set. Call first in main(). */
+void tu_testbed_require(const char *first, ...);
+
+/* Path of the source tree / the shared/ directory next to it. */
+const char *tu_source_dir(void);
+const char *tu_shared_dir(void);
+
+#endif
