@@ -300,8 +300,12 @@ static struct co_task *plan(const struct co_config *cfg,
             tasks = co_calloc(nt ? nt : 1, sizeof(*tasks));
             nt = 0;
         }
-        for (size_t ci = 0; ci < co_ncheck; ci++) {
-            const struct co_check *c = co_checks[ci];
+        const struct co_check *const *checks =
+            o->checks ? o->checks : co_checks;
+        size_t ncheck = o->checks ? o->ncheck : co_ncheck;
+
+        for (size_t ci = 0; ci < ncheck; ci++) {
+            const struct co_check *c = checks[ci];
             const struct co_check_override *ov =
                 co_config_override(cfg, c->id);
 
@@ -365,8 +369,14 @@ static void finish(struct co_task *t, int rc)
     pthread_mutex_lock(&t->lock);
     if (!t->sealed) {
         if (rc != 0 && t->result->ncases == 0) {
-            char *m =
-                co_mask(t->run.errstr[0] ? t->run.errstr : "check failed");
+            const char *why = t->run.errstr;
+            char *m;
+
+            if (why[0] == '\0')
+                why = co_run_cancelled(&t->run)
+                          ? "interrupted"
+                          : "the check gave up without a reason";
+            m = co_mask(why);
             co_result_add(t->result, CO_ERROR, t->run.res->name, m, NULL, NULL,
                           (double)(now - t->run.started));
             free(m);
@@ -427,6 +437,7 @@ static void *signal_thread(void *arg)
     sigemptyset(&set);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGUSR1); /* "stop now", from co_runner_run */
     while (!atomic_load(&w->stop)) {
         int sig = sigtimedwait(&set, NULL, &tick);
         if (sig == SIGINT || sig == SIGTERM) {
@@ -577,6 +588,7 @@ int co_runner_run(const struct co_config *cfg, const struct co_runner_opts *o,
         sigemptyset(&set);
         sigaddset(&set, SIGINT);
         sigaddset(&set, SIGTERM);
+        sigaddset(&set, SIGUSR1);
         /* Blocked here, inherited by every thread; only the signal
          * thread takes them, with sigtimedwait. */
         pthread_sigmask(SIG_BLOCK, &set, NULL);
@@ -623,6 +635,7 @@ int co_runner_run(const struct co_config *cfg, const struct co_runner_opts *o,
 
     if (o->handle_signals) {
         atomic_store(&sw.stop, 1);
+        pthread_kill(sigtid, SIGUSR1);
         pthread_join(sigtid, NULL);
     }
     interrupted = atomic_load(&sw.count) > 0;

@@ -17,6 +17,10 @@ struct co_runner_opts {
     int64_t timeout_ms;     /* 0: settings.timeout */
     bool progress;          /* progress line on stderr */
     bool handle_signals;    /* SIGINT/SIGTERM interrupt the run */
+    /* The checks to consider; NULL: the registry (co_checks). Tests
+     * pass their own table. */
+    const struct co_check *const *checks;
+    size_t ncheck;
 };
 
 /* Is check c selected by the phase and the --only/--skip globs? */

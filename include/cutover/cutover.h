@@ -2,7 +2,13 @@
 #ifndef CUTOVER_CUTOVER_H
 #define CUTOVER_CUTOVER_H
 
-#define CUTOVER_VERSION "0.1.0"
+/* The version comes from CMakeLists.txt's project(VERSION), the one place
+ * it is written. */
+#ifdef CUTOVER_VERSION_STRING
+#define CUTOVER_VERSION CUTOVER_VERSION_STRING
+#else
+#define CUTOVER_VERSION "unknown"
+#endif
 
 #include "cutover/check.h"
 #include "cutover/config.h"
