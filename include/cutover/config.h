@@ -180,7 +180,7 @@ const struct co_check_override *co_config_override(const struct co_config *c,
                                                    const char *check_id);
 
 /* Expands ${VAR} and ${VAR:-default} in s using getenv. Returns an
- * allocated string, or NULL with a reason in err ("VAR is not set").
+ * allocated string, or NULL with a reason in err ("${VAR} is not set").
  * "$$" is a literal '$'. */
 char *co_interpolate(const char *s, char *err, size_t errlen);
 
