@@ -1,3 +1,4 @@
+cmake_minimum_required(VERSION 3.18)
 # Fills doc/cutover.1.in: the CHECKS section comes from the descriptors
 # (`cutover list --man`), so the man page cannot drift from the code.
 execute_process(COMMAND ${CUTOVER} list --man OUTPUT_VARIABLE CHECKS
