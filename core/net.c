@@ -390,9 +390,11 @@ static int ares_step(ares_channel ch, int64_t deadline)
     bits = ares_getsock(ch, socks, ARES_GETSOCK_MAXNUM);
     for (int i = 0; i < ARES_GETSOCK_MAXNUM; i++) {
         short ev = 0;
-        if (ARES_GETSOCK_READABLE(bits, i))
+        /* c-ares' own ARES_GETSOCK_WRITABLE shifts a signed 1 into the
+         * sign bit for the last socket: undefined behaviour. */
+        if ((unsigned)bits & (1u << i))
             ev |= POLLIN;
-        if (ARES_GETSOCK_WRITABLE(bits, i))
+        if ((unsigned)bits & (1u << (i + ARES_GETSOCK_MAXNUM)))
             ev |= POLLOUT;
         if (ev == 0)
             continue;

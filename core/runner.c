@@ -56,7 +56,8 @@ struct pool {
     pthread_cond_t cond;
     struct co_task *tasks;
     size_t ntasks, next;
-    int live; /* workers still running */
+    int live;      /* workers still running */
+    bool orphaned; /* main gave up on a stuck worker: last one frees */
     atomic_int cancel;
     int64_t timeout_ms;
 };
@@ -387,6 +388,26 @@ static void finish(struct co_task *t, int rc)
     pthread_mutex_unlock(&t->lock);
 }
 
+static void free_tasks(struct co_task *tasks, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        for (size_t j = 0; j < tasks[i].nparams; j++)
+            co_value_free(&tasks[i].params[j].owned);
+        free(tasks[i].params);
+        pthread_mutex_destroy(&tasks[i].lock);
+    }
+    free(tasks);
+}
+
+/* Frees the pool and its tasks; rep's results are the caller's. */
+static void free_pool(struct pool *p)
+{
+    free_tasks(p->tasks, p->ntasks);
+    pthread_cond_destroy(&p->cond);
+    pthread_mutex_destroy(&p->lock);
+    free(p);
+}
+
 static void *worker(void *arg)
 {
     struct pool *p = arg;
@@ -397,9 +418,11 @@ static void *worker(void *arg)
 
         pthread_mutex_lock(&p->lock);
         if (atomic_load(&p->cancel) || p->next >= p->ntasks) {
-            p->live--;
+            bool last = --p->live == 0 && p->orphaned;
             pthread_cond_broadcast(&p->cond);
             pthread_mutex_unlock(&p->lock);
+            if (last)
+                free_pool(p);
             return NULL;
         }
         t = &p->tasks[p->next++];
@@ -551,17 +574,6 @@ static void watch(struct pool *p, struct sigwatch *sw,
     }
 }
 
-static void free_tasks(struct co_task *tasks, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        for (size_t j = 0; j < tasks[i].nparams; j++)
-            co_value_free(&tasks[i].params[j].owned);
-        free(tasks[i].params);
-        pthread_mutex_destroy(&tasks[i].lock);
-    }
-    free(tasks);
-}
-
 int co_runner_run(const struct co_config *cfg, const struct co_runner_opts *o,
                   struct co_report *rep, bool *abandoned)
 {
@@ -612,6 +624,13 @@ int co_runner_run(const struct co_config *cfg, const struct co_runner_opts *o,
         pthread_attr_destroy(&attr);
     }
     watch(p, &sw, o);
+    /* The signal thread points at the pool: stop it before the pool can
+     * be handed to a stuck worker. A late signal stays pending. */
+    if (o->handle_signals) {
+        atomic_store(&sw.stop, 1);
+        pthread_kill(sigtid, SIGUSR1);
+        pthread_join(sigtid, NULL);
+    }
 
     /* Workers that are not stuck leave as soon as the queue is empty or
      * cancelled; wait for them so nothing runs while we free. */
@@ -630,22 +649,14 @@ int co_runner_run(const struct co_config *cfg, const struct co_runner_opts *o,
             pthread_cond_timedwait(&p->cond, &p->lock, &ts);
         }
         *abandoned = p->live > 0;
+        /* A stuck worker frees the pool when it finally leaves. */
+        p->orphaned = *abandoned;
     }
     pthread_mutex_unlock(&p->lock);
 
-    if (o->handle_signals) {
-        atomic_store(&sw.stop, 1);
-        pthread_kill(sigtid, SIGUSR1);
-        pthread_join(sigtid, NULL);
-    }
     interrupted = atomic_load(&sw.count) > 0;
     rep->duration_ms = (co_wall_s() - rep->started) * 1000.0;
-    if (!*abandoned) {
-        free_tasks(p->tasks, p->ntasks);
-        pthread_cond_destroy(&p->cond);
-        pthread_mutex_destroy(&p->lock);
-        free(p);
-    }
-    /* else: a stuck worker still points into the pool; leave it be. */
+    if (!*abandoned)
+        free_pool(p);
     return interrupted ? 1 : 0;
 }

@@ -176,6 +176,7 @@ START_TEST(order_and_cases)
     ck_assert_str_eq(rep.results[0].target, "127.0.0.1:1000");
     ck_assert_int_eq(co_report_exit_code(&rep), 1);
     co_report_free(&rep);
+    co_config_free(cfg);
 }
 END_TEST
 
@@ -201,6 +202,7 @@ START_TEST(parallel_jobs)
     rep = run_with(checks, 1, cfg, &o, &rc, &ab);
     ck_assert_int_ge(co_now_ms() - t0, 1150);
     co_report_free(&rep);
+    co_config_free(cfg);
 }
 END_TEST
 
@@ -231,6 +233,8 @@ START_TEST(stuck_task_is_sealed)
     /* the late case is dropped after sealing */
     sleep_ms(3500);
     ck_assert_uint_eq(rep.results[0].ncases, 1);
+    co_report_free(&rep);
+    co_config_free(cfg);
 }
 END_TEST
 
@@ -251,6 +255,7 @@ START_TEST(polite_deadline)
     ck_assert_ptr_nonnull(strstr(rep.results[0].cases[0].message, "timed"));
     ck_assert_int_eq(co_report_exit_code(&rep), 2);
     co_report_free(&rep);
+    co_config_free(cfg);
 }
 END_TEST
 
@@ -281,6 +286,7 @@ START_TEST(sigint_interrupts)
     }
     ck_assert_int_eq(co_report_exit_code(&rep), 2);
     co_report_free(&rep);
+    co_config_free(cfg);
 }
 END_TEST
 
@@ -307,6 +313,9 @@ START_TEST(selection)
     ck_assert_str_eq(rep.results[0].check, "t_pass");
     ck_assert_str_eq(rep.results[1].check, "t_drift");
     co_report_free(&rep);
+    co_strlist_free(&o.only);
+    co_strlist_free(&o.skip);
+    co_config_free(cfg);
 }
 END_TEST
 
@@ -322,6 +331,7 @@ START_TEST(params_defaults)
     ck_assert_str_eq(rep.results[0].cases[0].message,
                      "max_keys=10 tables=2:a,b wait=1500 mode=unset");
     co_report_free(&rep);
+    co_config_free(cfg);
 }
 END_TEST
 
@@ -348,6 +358,7 @@ START_TEST(errstr_and_masking)
     ck_assert_ptr_nonnull(strstr(rep.results[2].cases[0].message, "target"));
     ck_assert_str_eq(rep.results[2].source, "postgres://u:***@src/db");
     co_report_free(&rep);
+    co_config_free(cfg);
 }
 END_TEST
 
