@@ -11,6 +11,7 @@
  */
 #include "config_internal.h"
 
+#include "cutover/net.h"
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
@@ -382,64 +383,30 @@ int co_cfg_check_cidr(const char *s, char *why, size_t whylen)
     return 0;
 }
 
-static int parse_port(const char *s, int *port)
-{
-    long long v;
-    char sub[CO_ERRLEN];
-
-    if (*s == '+' || *s == '-' ||
-        co_cfg_parse_int(s, 1, 65535, &v, sub, sizeof(sub)) < 0)
-        return -1;
-    *port = (int)v;
-    return 0;
-}
-
+/* The same host:port grammar as everything that dials (co_hostport_split),
+ * with a reason a person can act on when it does not parse. */
 int co_cfg_split_hostport(const char *s, char **host, int *port, char *why,
                           size_t whylen)
 {
-    const char *colon;
-    char *h;
+    const char *colon = strrchr(s, ':');
 
-    if (s[0] == '[') {
-        const char *rb = strchr(s, ']');
-        unsigned char addr[16];
-
-        if (rb == NULL || rb[1] != ':') {
-            snprintf(why, whylen, "expected [IPv6]:port");
-            return -1;
-        }
-        h = co_strndup(s + 1, (size_t)(rb - s - 1));
-        if (inet_pton(AF_INET6, h, addr) != 1) {
-            free(h);
-            snprintf(why, whylen, "not an IPv6 address in [...]");
-            return -1;
-        }
-        colon = rb + 1;
+    if (co_hostport_split(s, 0, host, port) == 0 && *port != 0) {
+        if (co_cfg_check_hostname(*host, why, whylen) == 0 ||
+            co_cfg_check_ip(*host, why, whylen) == 0)
+            return 0;
+        snprintf(why, whylen, "bad host (expected host:port)");
+    } else if (colon == NULL || (s[0] == '[' && colon < strchr(s, ']'))) {
+        snprintf(why, whylen, "missing port (expected host:port)");
+    } else if (s[0] != '[' && memchr(s, ':', (size_t)(colon - s))) {
+        snprintf(why, whylen, "IPv6 addresses need brackets: [addr]:port");
+    } else if (s[0] == '[') {
+        snprintf(why, whylen, "expected [IPv6]:port");
     } else {
-        colon = strrchr(s, ':');
-        if (colon == NULL) {
-            snprintf(why, whylen, "missing port (expected host:port)");
-            return -1;
-        }
-        if (memchr(s, ':', (size_t)(colon - s))) {
-            snprintf(why, whylen, "IPv6 addresses need brackets: [addr]:port");
-            return -1;
-        }
-        h = co_strndup(s, (size_t)(colon - s));
-        if (co_cfg_check_hostname(h, why, whylen) < 0 &&
-            co_cfg_check_ip(h, why, whylen) < 0) {
-            free(h);
-            snprintf(why, whylen, "bad host (expected host:port)");
-            return -1;
-        }
-    }
-    if (parse_port(colon + 1, port) < 0) {
-        free(h);
         snprintf(why, whylen, "bad port (expected 1..65535)");
-        return -1;
     }
-    *host = h;
-    return 0;
+    free(*host);
+    *host = NULL;
+    return -1;
 }
 
 int co_cfg_check_resolver(const char *s, char *why, size_t whylen)

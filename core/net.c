@@ -78,24 +78,6 @@ void co_addr_format(const struct co_addr *a, char *out, size_t outlen)
 
 /* ---- host:port -------------------------------------------------------- */
 
-/* A port is 1-65535 in plain decimal: no sign, no spaces, no hex. */
-static int parse_port(const char *s, size_t n, int *port)
-{
-    long v = 0;
-
-    if (n == 0 || n > 5)
-        return -1;
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return -1;
-        v = v * 10 + (s[i] - '0');
-    }
-    if (v < 1 || v > 65535)
-        return -1;
-    *port = (int)v;
-    return 0;
-}
-
 /* Host names and addresses never contain these; rejecting them early
  * turns "host :443" or a URL pasted by mistake into a config error. */
 static bool host_ok(const char *h, size_t n)
@@ -129,7 +111,7 @@ int co_hostport_split(const char *s, int defport, char **host, int *port)
         if (memchr(h, ':', hn) == NULL)
             return -1; /* brackets are for IPv6 only */
         if (close[1] == ':') {
-            if (parse_port(close + 2, strlen(close + 2), &p) < 0)
+            if (co_port_parse(close + 2, strlen(close + 2), &p) < 0)
                 return -1;
         } else if (close[1] != '\0') {
             return -1;
@@ -144,7 +126,7 @@ int co_hostport_split(const char *s, int defport, char **host, int *port)
         } else if (colon != NULL) {
             h = s;
             hn = (size_t)(colon - s);
-            if (parse_port(colon + 1, strlen(colon + 1), &p) < 0)
+            if (co_port_parse(colon + 1, strlen(colon + 1), &p) < 0)
                 return -1;
         } else {
             h = s;

@@ -64,23 +64,6 @@ void co_url_free(struct co_url *u)
     memset(u, 0, sizeof(*u));
 }
 
-static int parse_port(const char *s, size_t n, int *port)
-{
-    int v = 0;
-
-    if (n == 0 || n > 5)
-        return -1;
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return -1;
-        v = v * 10 + (s[i] - '0');
-    }
-    if (v < 1 || v > 65535)
-        return -1;
-    *port = v;
-    return 0;
-}
-
 /* Splits the authority "user:pass@host:port" (n bytes). */
 static int parse_authority(const char *a, size_t n, struct co_url *u,
                            char *err, size_t errlen)
@@ -121,7 +104,7 @@ static int parse_authority(const char *a, size_t n, struct co_url *u,
         hp = hend;
     }
     if (hp < end && *hp == ':') {
-        if (parse_port(hp + 1, (size_t)(end - hp - 1), &u->port) < 0) {
+        if (co_port_parse(hp + 1, (size_t)(end - hp - 1), &u->port) < 0) {
             snprintf(err, errlen, "invalid port \"%.*s\"",
                      (int)(end - hp - 1 > 16 ? 16 : end - hp - 1), hp + 1);
             return -1;

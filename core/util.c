@@ -253,6 +253,25 @@ void co_duration_format(int64_t ms, char *out, size_t outlen)
         snprintf(out, outlen, "%lldms", (long long)ms);
 }
 
+/* ---- ports ------------------------------------------------------------ */
+
+int co_port_parse(const char *s, size_t n, int *port)
+{
+    long v = 0;
+
+    if (n == 0 || n > 5)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return -1;
+        v = v * 10 + (s[i] - '0');
+    }
+    if (v < 1 || v > 65535)
+        return -1;
+    *port = (int)v;
+    return 0;
+}
+
 /* ---- matching --------------------------------------------------------- */
 
 bool co_glob_match(const char *pattern, const char *s)

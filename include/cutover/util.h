@@ -76,6 +76,10 @@ int co_duration_parse(const char *s, int64_t *ms);
 /* Formats ms the way the config accepts it ("30s", "1500ms"). */
 void co_duration_format(int64_t ms, char *out, size_t outlen);
 
+/* Parses a TCP/UDP port: 1-65535 in plain decimal (no sign, no spaces),
+ * n bytes of s. Returns 0 or -1. */
+int co_port_parse(const char *s, size_t n, int *port);
+
 /* Glob match ('*', '?', '[...]') as fnmatch without flags. */
 bool co_glob_match(const char *pattern, const char *s);
 
