@@ -1,0 +1,61 @@
+/*
+ * tls.h - a TLS client handshake that inspects rather than trusts: it
+ * completes on any certificate and reports what it saw (subject,
+ * issuer, SAN, expiry, protocol, cipher) and every verification problem
+ * found against the system store or a CA file, each told apart
+ * (expired, wrong host, unknown CA, self-signed), so a check can say
+ * exactly what is wrong instead of "handshake failed".
+ *
+ * It never sends application data: callers that need a session (HTTP)
+ * use libcurl, which verifies for itself.
+ */
+#ifndef CUTOVER_TLS_H
+#define CUTOVER_TLS_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "cutover/net.h"
+
+/* Verification problems, as bits of co_tls_info.problems. */
+enum co_tls_problem {
+    CO_TLS_EXPIRED = 1u << 0,
+    CO_TLS_NOT_YET_VALID = 1u << 1,
+    CO_TLS_WRONG_HOST = 1u << 2,
+    CO_TLS_UNKNOWN_CA = 1u << 3,
+    CO_TLS_SELF_SIGNED = 1u << 4,
+    CO_TLS_OTHER = 1u << 5
+};
+
+struct co_tls_info {
+    char subject[256]; /* RFC 2253: "CN=app.example.com,O=..." */
+    char issuer[256];
+    char san[512];        /* "DNS:a.example.com, IP:127.0.0.1" */
+    char not_after[32];   /* "2027-11-24" (UTC) */
+    int days_left;        /* whole days until notAfter; < 0 when expired */
+    int version;          /* wire version: 0x0303 is TLS 1.2 */
+    char protocol[16];    /* "TLSv1.2" */
+    char cipher[64];      /* "ECDHE-RSA-AES256-GCM-SHA384" */
+    unsigned problems;    /* enum co_tls_problem bits */
+    char verify_msg[256]; /* OpenSSL's text of the first problem, or "" */
+};
+
+struct co_tls_opts {
+    const char *host;    /* SNI and the name the certificate must match */
+    const char *ca_file; /* NULL: the system's store */
+};
+
+/* Handshakes on fd (connected, non-blocking; the caller closes it) until
+ * the deadline. CO_NET_OK fills info (problems included); otherwise a
+ * reason in err (CO_NET_TIMEOUT, CO_NET_CANCELLED, CO_NET_ERROR for a
+ * failed handshake). */
+enum co_net_err co_tls_inspect(int fd, const struct co_tls_opts *o,
+                               int64_t deadline, const atomic_int *cancel,
+                               struct co_tls_info *info, char *err,
+                               size_t errlen);
+
+/* "1.0".."1.3" to the wire version (0x0301..0x0304); 0 when unknown. */
+int co_tls_version_parse(const char *s);
+
+#endif

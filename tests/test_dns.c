@@ -1,0 +1,396 @@
+/*
+ * label: net
+ * test_dns.c - `dns.ttl` and `dns.resolve` end to end: the built binary
+ * runs on a temporary config against the test bed's two dnsmasq servers
+ * (CUTOVER_TB_DNS, and CUTOVER_TB_DNS_STALE where app.cutover.test still
+ * points at Heroku), and the JSON report is read back with jansson.
+ *
+ * Two more resolvers live in this process on 127.0.0.1: a UDP socket
+ * that never answers (timeout) and a thread that answers every query
+ * with SERVFAIL.
+ */
+#include <arpa/inet.h>
+#include <check.h>
+#include <jansson.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cutover/util.h"
+#include "testutil.h"
+
+/* ---- local resolvers -------------------------------------------------- */
+
+static int udp_socket(int *port)
+{
+    struct sockaddr_in a;
+    socklen_t len = sizeof(a);
+    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+    ck_assert_int_ge(fd, 0);
+    memset(&a, 0, sizeof(a));
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+    *port = ntohs(a.sin_port);
+    return fd;
+}
+
+struct servfail {
+    int fd, port;
+    atomic_int stop;
+    pthread_t th;
+};
+
+/* Echoes each query back as a SERVFAIL response with no records. */
+static void *servfail_main(void *arg)
+{
+    struct servfail *s = arg;
+    unsigned char buf[512];
+
+    while (!atomic_load(&s->stop)) {
+        struct pollfd p = {.fd = s->fd, .events = POLLIN};
+        struct sockaddr_in from;
+        socklen_t fl = sizeof(from);
+        ssize_t n;
+
+        if (poll(&p, 1, 50) <= 0)
+            continue;
+        n = recvfrom(s->fd, buf, sizeof(buf), 0, (struct sockaddr *)&from,
+                     &fl);
+        if (n < 12)
+            continue;
+        buf[2] |= 0x80;                     /* QR */
+        buf[3] = (unsigned char)(0x80 | 2); /* RA, SERVFAIL */
+        memset(buf + 6, 0, 6);              /* no records */
+        sendto(s->fd, buf, (size_t)n, 0, (struct sockaddr *)&from, fl);
+    }
+    return NULL;
+}
+
+static void servfail_start(struct servfail *s)
+{
+    s->fd = udp_socket(&s->port);
+    atomic_store(&s->stop, 0);
+    ck_assert_int_eq(pthread_create(&s->th, NULL, servfail_main, s), 0);
+}
+
+static void servfail_stop(struct servfail *s)
+{
+    atomic_store(&s->stop, 1);
+    pthread_join(s->th, NULL);
+    close(s->fd);
+}
+
+/* ---- running the binary ----------------------------------------------- */
+
+struct outcome {
+    int status;
+    int64_t took_ms;
+    json_t *report;
+    char *text;
+};
+
+static void run_check(const char *config, const char *phase, struct outcome *o)
+{
+    char *dir = tu_tmpdir();
+    char *cfg = tu_write_file(dir, "cutover.yml", config);
+    char *json = co_asprintf("%s/report.json", dir);
+    const char *argv[] = {"cutover", "check",  "-c", cfg, "--phase",
+                          phase,     "--json", json, NULL};
+    struct tu_proc p;
+    json_error_t jerr;
+    int64_t t0 = co_now_ms();
+
+    ck_assert_int_eq(tu_run(&p, argv, NULL, dir, 60), 0);
+    o->took_ms = co_now_ms() - t0;
+    o->status = p.status;
+    o->text = co_asprintf("exit %d\n--- stdout\n%s\n--- stderr\n%s", p.status,
+                          p.out ? p.out : "", p.err ? p.err : "");
+    o->report = json_load_file(json, 0, &jerr);
+    ck_assert_msg(o->report != NULL, "no JSON report (%s): %s", jerr.text,
+                  o->text);
+    tu_proc_free(&p);
+    free(json);
+    free(cfg);
+    free(dir);
+}
+
+static void outcome_free(struct outcome *o)
+{
+    json_decref(o->report);
+    free(o->text);
+}
+
+static json_t *cases_of(const struct outcome *o, const char *check,
+                        const char *resource)
+{
+    json_t *checks = json_object_get(o->report, "checks"), *c;
+    size_t i;
+
+    ck_assert_msg(json_is_array(checks), "no checks array: %s", o->text);
+    json_array_foreach(checks, i, c)
+    {
+        const char *id = json_string_value(json_object_get(c, "check"));
+        const char *res = json_string_value(json_object_get(c, "resource"));
+        if (id && res && strcmp(id, check) == 0 && strcmp(res, resource) == 0)
+            return json_object_get(c, "cases");
+    }
+    return NULL;
+}
+
+/* Asserts the case `name` of check/resource: status and message words
+ * (NULL-ended). */
+static void expect_case(const struct outcome *o, const char *check,
+                        const char *resource, const char *name,
+                        const char *status, const char *const *words)
+{
+    json_t *cases = cases_of(o, check, resource), *c;
+    size_t i;
+
+    ck_assert_msg(cases != NULL, "no %s result for %s: %s", check, resource,
+                  o->text);
+    json_array_foreach(cases, i, c)
+    {
+        const char *n = json_string_value(json_object_get(c, "name"));
+        const char *st = json_string_value(json_object_get(c, "status"));
+        const char *msg = json_string_value(json_object_get(c, "message"));
+        if (n == NULL || strcmp(n, name) != 0)
+            continue;
+        ck_assert_msg(strcmp(st, status) == 0, "%s %s: want %s, got %s: %s",
+                      check, name, status, st, msg);
+        for (size_t w = 0; words[w] != NULL; w++)
+            ck_assert_msg(strstr(msg, words[w]) != NULL,
+                          "%s %s: \"%s\" not in \"%s\"", check, name, words[w],
+                          msg);
+        return;
+    }
+    ck_assert_msg(0, "%s/%s: no case \"%s\": %s", check, resource, name,
+                  o->text);
+}
+
+#define W(...) ((const char *const[]){__VA_ARGS__, NULL})
+
+/* ---- tests ------------------------------------------------------------ */
+
+START_TEST(test_ttl_chain)
+{
+    const char *dns = tu_tb("CUTOVER_TB_DNS");
+    struct outcome o;
+    char *cfg, name[128];
+
+    cfg = co_asprintf("version: 1\n"
+                      "settings: {resolvers: [\"%s\"]}\n"
+                      "domains:\n"
+                      "  legacy.cutover.test: {ttl_max: 300}\n"
+                      "  app.cutover.test: {ttl_max: 300}\n"
+                      "  slow-ttl.cutover.test: {ttl_max: 3600}\n"
+                      "  open.cutover.test: {ttl_max: 60}\n",
+                      dns);
+    run_check(cfg, "pre", &o);
+    /* The 300 s A record is fine; the CNAME ahead of it is not. */
+    snprintf(name, sizeof(name), "legacy.cutover.test @ %s", dns);
+    expect_case(&o, "dns.ttl", "legacy.cutover.test", name, "fail",
+                W("CNAME legacy.cutover.test -> "
+                  "app-1234.herokudns.cutover.test TTL 86400 s",
+                  "over ttl_max 300 s", dns));
+    snprintf(name, sizeof(name), "app.cutover.test @ %s", dns);
+    expect_case(
+        &o, "dns.ttl", "app.cutover.test", name, "pass",
+        W("CNAME app.cutover.test", "TTL 300 s", "127.0.0.1 TTL 60 s"));
+    snprintf(name, sizeof(name), "slow-ttl.cutover.test @ %s", dns);
+    expect_case(
+        &o, "dns.ttl", "slow-ttl.cutover.test", name, "fail",
+        W("A slow-ttl.cutover.test 127.0.0.1 TTL 86400 s", "ttl_max 3600 s"));
+    snprintf(name, sizeof(name), "open.cutover.test @ %s", dns);
+    expect_case(&o, "dns.ttl", "open.cutover.test", name, "pass",
+                W("within ttl_max 60 s"));
+    ck_assert_msg(cases_of(&o, "dns.resolve", "app.cutover.test") == NULL ||
+                      json_array_size(cases_of(&o, "dns.resolve",
+                                               "app.cutover.test")) == 0,
+                  "dns.resolve ran in pre: %s", o.text);
+    ck_assert_msg(o.status == 1, "%s", o.text);
+    outcome_free(&o);
+    free(cfg);
+}
+END_TEST
+
+START_TEST(test_resolve_stale_and_acme)
+{
+    const char *dns = tu_tb("CUTOVER_TB_DNS");
+    const char *stale = tu_tb("CUTOVER_TB_DNS_STALE");
+    struct outcome o;
+    char *cfg, name[128], acme[128], stalew[128];
+
+    cfg = co_asprintf(
+        "version: 1\n"
+        "settings: {resolvers: [\"%s\", \"%s\"]}\n"
+        "domains:\n"
+        "  app.cutover.test:\n"
+        "    expect_cname: elb-demo-1234.aptible.cutover.test\n"
+        "    expect_acme_cname: true\n"
+        "  open.cutover.test: {expect_addresses: [\"127.0.0.1\"]}\n"
+        "  v6.cutover.test: {expect_addresses: [\"::2\"], resolvers: "
+        "[\"%s\"]}\n",
+        dns, stale, dns);
+    run_check(cfg, "post", &o);
+    snprintf(name, sizeof(name), "app.cutover.test @ %s", dns);
+    expect_case(&o, "dns.resolve", "app.cutover.test", name, "pass",
+                W("-> CNAME elb-demo-1234.aptible.cutover.test -> 127.0.0.1"));
+    snprintf(name, sizeof(name), "app.cutover.test @ %s", stale);
+    expect_case(&o, "dns.resolve", "app.cutover.test", name, "fail",
+                W("does not reach the expected CNAME "
+                  "elb-demo-1234.aptible.cutover.test",
+                  "app-1234.herokudns.cutover.test"));
+    snprintf(stalew, sizeof(stalew), "stale: %s", stale);
+    expect_case(&o, "dns.resolve", "app.cutover.test", "resolvers agree",
+                "fail", W("answers differ between resolvers", stalew));
+    snprintf(acme, sizeof(acme), "_acme-challenge.app.cutover.test @ %s", dns);
+    expect_case(&o, "dns.resolve", "app.cutover.test", acme, "pass",
+                W("CNAME to acme.elb-demo-1234.aptible.cutover.test"));
+    snprintf(name, sizeof(name), "open.cutover.test @ %s", stale);
+    expect_case(&o, "dns.resolve", "open.cutover.test", name, "pass",
+                W("open.cutover.test -> 127.0.0.1"));
+    expect_case(&o, "dns.resolve", "open.cutover.test", "resolvers agree",
+                "pass", W("2 resolvers agree"));
+    snprintf(name, sizeof(name), "v6.cutover.test @ %s", dns);
+    expect_case(&o, "dns.resolve", "v6.cutover.test", name, "fail",
+                W("answers ::1, not an expected address"));
+    ck_assert_msg(o.status == 1, "%s", o.text);
+    outcome_free(&o);
+    free(cfg);
+}
+END_TEST
+
+/* NXDOMAIN and SERVFAIL are the domain's problem (fail, each named);
+ * a resolver that never answers is error ("timed out"), within the
+ * lookup timeout. */
+START_TEST(test_failures_told_apart)
+{
+    const char *dns = tu_tb("CUTOVER_TB_DNS");
+    struct servfail sf;
+    struct outcome o;
+    int silent_port, silent = udp_socket(&silent_port);
+    char *cfg, name[128];
+
+    servfail_start(&sf);
+    cfg = co_asprintf("version: 1\n"
+                      "settings: {resolvers: [\"%s\"]}\n"
+                      "domains:\n"
+                      "  nosuch.cutover.test: {}\n"
+                      "  open.cutover.test:\n"
+                      "    resolvers: [\"127.0.0.1:%d\", \"127.0.0.1:%d\"]\n"
+                      "checks:\n"
+                      "  dns.resolve: {timeout: 1s}\n",
+                      dns, sf.port, silent_port);
+    run_check(cfg, "post", &o);
+    snprintf(name, sizeof(name), "nosuch.cutover.test @ %s", dns);
+    expect_case(&o, "dns.resolve", "nosuch.cutover.test", name, "fail",
+                W("NXDOMAIN", "nosuch.cutover.test"));
+    snprintf(name, sizeof(name), "open.cutover.test @ 127.0.0.1:%d", sf.port);
+    expect_case(&o, "dns.resolve", "open.cutover.test", name, "fail",
+                W("SERVFAIL"));
+    snprintf(name, sizeof(name), "open.cutover.test @ 127.0.0.1:%d",
+             silent_port);
+    expect_case(&o, "dns.resolve", "open.cutover.test", name, "error",
+                W("timed out"));
+    ck_assert_msg(o.took_ms < 5000, "took %lld ms: %s", (long long)o.took_ms,
+                  o.text);
+    ck_assert_msg(o.status == 1, "%s", o.text);
+    outcome_free(&o);
+    free(cfg);
+    servfail_stop(&sf);
+    close(silent);
+}
+END_TEST
+
+/* authoritative: true asks for the zone's NS; the test bed's dnsmasq
+ * serves none, so the check says it could only look at the recursive
+ * answers (warn) and still checks them. */
+START_TEST(test_authoritative_without_ns)
+{
+    const char *dns = tu_tb("CUTOVER_TB_DNS");
+    struct outcome o;
+    char *cfg, name[128];
+
+    cfg = co_asprintf("version: 1\n"
+                      "domains:\n"
+                      "  open.cutover.test:\n"
+                      "    ttl_max: 300\n"
+                      "    authoritative: true\n"
+                      "    resolvers: [\"%s\"]\n",
+                      dns);
+    run_check(cfg, "pre", &o);
+    expect_case(&o, "dns.ttl", "open.cutover.test", "authoritative", "warn",
+                W("no NS records found for open.cutover.test"));
+    snprintf(name, sizeof(name), "open.cutover.test @ %s", dns);
+    expect_case(&o, "dns.ttl", "open.cutover.test", name, "pass",
+                W("TTL 60 s"));
+    ck_assert_msg(o.status == 0, "%s", o.text);
+    outcome_free(&o);
+    free(cfg);
+}
+END_TEST
+
+/* 40 names x 2 resolvers: every lookup answered, each on its own case,
+ * quickly (the lookups of a task go out in one batch). */
+START_TEST(test_many_names)
+{
+    const char *dns = tu_tb("CUTOVER_TB_DNS");
+    const char *stale = tu_tb("CUTOVER_TB_DNS_STALE");
+    struct co_buf b;
+    struct outcome o;
+    char name[128];
+
+    co_buf_init(&b);
+    co_buf_addf(&b,
+                "version: 1\nsettings: {jobs: 4, resolvers: [\"%s\", "
+                "\"%s\"]}\ndomains:\n",
+                dns, stale);
+    for (int i = 0; i < 40; i++)
+        co_buf_addf(&b, "  n%d.cutover.test: {}\n", i);
+    run_check(b.s, "post", &o);
+    snprintf(name, sizeof(name), "n39.cutover.test @ %s", stale);
+    expect_case(&o, "dns.resolve", "n39.cutover.test", name, "fail",
+                W("NXDOMAIN"));
+    ck_assert_int_eq(json_integer_value(json_object_get(
+                         json_object_get(o.report, "summary"), "failed")),
+                     80);
+    ck_assert_msg(o.took_ms < 3000, "took %lld ms", (long long)o.took_ms);
+    outcome_free(&o);
+    co_buf_free(&b);
+}
+END_TEST
+
+static Suite *dns_suite(void)
+{
+    Suite *s = suite_create("dns");
+    TCase *tc = tcase_create("binary");
+
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, test_ttl_chain);
+    tcase_add_test(tc, test_resolve_stale_and_acme);
+    tcase_add_test(tc, test_failures_told_apart);
+    tcase_add_test(tc, test_authoritative_without_ns);
+    tcase_add_test(tc, test_many_names);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr;
+    int failed;
+
+    tu_testbed_require("CUTOVER_TB_DNS", "CUTOVER_TB_DNS_STALE", NULL);
+    sr = srunner_create(dns_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? 0 : 1;
+}
