@@ -39,16 +39,6 @@ struct reach {
     char last_msg[CO_ERRLEN];
 };
 
-/* Milliseconds with a fraction: loopback and LAN connects take well
- * under one, so co_now_ms()'s whole milliseconds would report 0. */
-static double precise_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
-}
-
 static bool is_literal(const char *host)
 {
     unsigned char buf[sizeof(struct in6_addr)];
@@ -118,14 +108,14 @@ static int try_address(struct reach *r, const struct co_addr *a)
     char addr[INET6_ADDRSTRLEN + 16], msg[CO_ERRLEN];
     int64_t start = co_now_ms();
     int64_t deadline = step_deadline(r, start);
-    double t0 = precise_ms();
+    double t0 = co_now_precise_ms();
     enum co_net_err rc;
     int fd = -1;
 
     co_addr_format(a, addr, sizeof(addr));
     rc = co_tcp_connect(a, deadline, r->run->cancel, &fd, msg, sizeof(msg));
     if (rc == CO_NET_OK) {
-        double ms = precise_ms() - t0;
+        double ms = co_now_precise_ms() - t0;
         close(fd);
         if (r->literal)
             co_case_addf(r->run, CO_PASS, r->name, NULL, NULL,
@@ -185,11 +175,11 @@ static int tcp_reach_run(struct co_run *run)
         servers = &res->resolvers;
     r.literal = is_literal(res->host);
 
-    t0 = precise_ms();
+    t0 = co_now_precise_ms();
     rc = co_resolve(res->host, res->port, servers,
                     step_deadline(&r, co_now_ms()), run->cancel, &addrs, msg,
                     sizeof(msg));
-    r.resolve_ms = precise_ms() - t0;
+    r.resolve_ms = co_now_precise_ms() - t0;
     if (rc != CO_NET_OK)
         return report_resolve(&r, rc, res->host, msg);
 

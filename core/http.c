@@ -45,14 +45,6 @@ static int progress_cb(void *arg, curl_off_t dt, curl_off_t dn, curl_off_t ut,
     return cancel != NULL && atomic_load(cancel) != 0;
 }
 
-static double precise_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
-}
-
 /* "127.0.0.1" / "[::1]" for curl's RESOLVE and CONNECT_TO entries. */
 static void addr_host(const struct co_addr *a, char *out, size_t outlen)
 {
@@ -79,7 +71,7 @@ pin_address(const struct co_http_req *r, const struct co_url *u,
     int dport = port;
     struct co_addrs addrs;
     enum co_net_err rc;
-    double t0 = precise_ms();
+    double t0 = co_now_precise_ms();
 
     if (r->connect_to != NULL &&
         co_hostport_split(r->connect_to, port, &host, &dport) < 0) {
@@ -88,7 +80,7 @@ pin_address(const struct co_http_req *r, const struct co_url *u,
     }
     rc = co_resolve(host != NULL ? host : u->host, dport, r->resolvers,
                     deadline, cancel, &addrs, err, errlen);
-    out->resolve_ms = precise_ms() - t0;
+    out->resolve_ms = co_now_precise_ms() - t0;
     free(host);
     if (rc != CO_NET_OK)
         return rc;

@@ -97,15 +97,6 @@ const char *co_pg_err_name(enum co_pg_err e)
 
 /* ---- small helpers ---------------------------------------------------- */
 
-/* Milliseconds with a fraction: loopback connects take well under one. */
-static double precise_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
-}
-
 static bool is_cancelled(const atomic_int *cancel)
 {
     return cancel != NULL && atomic_load(cancel) != 0;
@@ -479,7 +470,7 @@ static void attempt_ok(struct attempt *a)
     PQconninfoFree(o);
     pg->tls_verified = pg->tls && (strcmp(pg->sslmode, "verify-ca") == 0 ||
                                    strcmp(pg->sslmode, "verify-full") == 0);
-    pg->connect_ms = precise_ms() - a->t0;
+    pg->connect_ms = co_now_precise_ms() - a->t0;
     pg_clear_err(pg);
 }
 
@@ -532,7 +523,7 @@ static void attempt_begin(struct attempt *a, struct co_pg *pg,
     memset(a, 0, sizeof(*a));
     a->pg = pg;
     a->plan = p;
-    a->t0 = precise_ms();
+    a->t0 = co_now_precise_ms();
     attempt_start(a);
     if (a->conn == NULL || PQstatus(a->conn) == CONNECTION_BAD)
         attempt_failed(a);
@@ -626,7 +617,7 @@ struct co_pg *co_pg_connect_url(const char *url, const char *side,
     struct plan p;
     struct attempt a;
     struct co_pg *pg;
-    double t0 = precise_ms();
+    double t0 = co_now_precise_ms();
 
     if (plan_init(&p, url, side, ca_file, tls_verify, cfg, deadline, cancel) <
         0) {
@@ -639,7 +630,7 @@ struct co_pg *co_pg_connect_url(const char *url, const char *side,
     a.t0 = t0; /* resolution counts as connecting */
     attempts_run(&a, 1, deadline, cancel);
     if (pg->conn != NULL)
-        pg->connect_ms = precise_ms() - t0;
+        pg->connect_ms = co_now_precise_ms() - t0;
     plan_free(&p);
     return pg;
 }

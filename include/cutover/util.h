@@ -67,6 +67,9 @@ bool co_strlist_has(const struct co_strlist *l, const char *s);
 
 /* Monotonic milliseconds; the base is arbitrary. Deadlines are in it. */
 int64_t co_now_ms(void);
+/* Monotonic milliseconds with a fraction: loopback connects take well
+ * under one, so whole milliseconds would report 0. */
+double co_now_precise_ms(void);
 /* Wall clock, for report timestamps. */
 double co_wall_s(void);
 
