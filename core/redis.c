@@ -505,14 +505,6 @@ static bool is_ip_literal(const char *host)
            inet_pton(AF_INET6, host, buf) == 1;
 }
 
-static double precise_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
-}
-
 static int tls_setup(struct co_redis *r, const char *ca_file, bool verify)
 {
     SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
@@ -733,7 +725,7 @@ struct co_redis *co_redis_connect_url(const char *url, const char *side,
     struct co_redis *r = redis_new(side, deadline, cancel);
     struct co_url u;
     char err[CO_ERRLEN];
-    double t0 = precise_ms();
+    double t0 = co_now_precise_ms();
 
     if (r == NULL)
         return NULL;
@@ -749,7 +741,7 @@ struct co_redis *co_redis_connect_url(const char *url, const char *side,
     else
         dial(r, &u, ca_file, tls_verify, resolvers);
     co_url_free(&u);
-    r->connect_ms = precise_ms() - t0;
+    r->connect_ms = co_now_precise_ms() - t0;
     return r;
 }
 
