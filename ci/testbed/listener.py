@@ -57,10 +57,11 @@ def main(argv):
         print(__doc__.strip(), file=sys.stderr)
         return 2
     silent = listen(int(argv[0]), 64)
+    # Both stay referenced (and open) for the life of the process.
     full = listen(int(argv[1]), 0)
     fillers = fill_queue(int(argv[1]))
-    print("listener: silent on :%s, full queue on :%s (%d fillers)"
-          % (argv[0], argv[1], len(fillers)), flush=True)
+    print("listener: silent on :%s, full queue on :%s (%d fillers, fd %d)"
+          % (argv[0], argv[1], len(fillers), full.fileno()), flush=True)
     clients = []
     while True:
         ready, _, _ = select.select([silent] + clients, [], [])
@@ -76,7 +77,6 @@ def main(argv):
             if not data:  # the client gave up: forget it
                 clients.remove(s)
                 s.close()
-    del full
 
 
 if __name__ == "__main__":
