@@ -1,0 +1,886 @@
+/*
+ * pg_schema.c - the `pg.schema` check: an object-level diff of the user
+ * schema of a postgres resource, source against target.
+ *
+ * For each object kind (the table in pg_schema_sql.c) one catalog query
+ * runs on both sides concurrently and returns one normalised row per
+ * object. Both row sets are sorted bytewise in C (never by a server's
+ * collation, which may differ between the sides) and merged:
+ *
+ *   - an object on one side only is a `fail` ("missing on target", "only
+ *     on target"), unless its schema or table is itself missing, which
+ *     already says so (a dropped table is one case, not one per column);
+ *   - an object on both sides whose attributes differ is one `fail` that
+ *     names every differing attribute with both values;
+ *   - constraints and indexes are keyed by definition, so a copy that
+ *     named them differently still matches (a name difference alone is a
+ *     `warn`); leftovers are paired by name, so an index whose predicate
+ *     changed is one "definition differs" case, not a missing plus an
+ *     extra one;
+ *   - everything else that matches is counted: one `pass` case per kind
+ *     ("42 tables match"), so a 10k-column database keeps a small report.
+ *
+ * Case names are built here from the raw catalog names with
+ * co_pg_qualname, so quotes, spaces and non-ASCII survive intact. Owners,
+ * grants and comments are compared only when the params ask: a restore
+ * with --no-owner --no-acl changes them on purpose.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cutover/check.h"
+#include "cutover/pg.h"
+#include "pg_schema.h"
+
+/* Column positions in every kind's rows (see pg_schema.h). */
+enum { COL_NSP, COL_REL, COL_SUB, COL_LABEL, COL_ATTRS };
+
+/* Values longer than this are shown as the first difference only. */
+#define SHORT_VALUE 160
+/* The window shown around the first difference of a long value. */
+#define WINDOW_BEFORE 30
+#define WINDOW_LEN    90
+/* Cap on each value copied into a case's source/target fields. */
+#define VALUE_CAP 4000
+
+static const struct co_param pg_schema_params[] = {
+    {"owners", CO_P_BOOL, "false",
+     "also compare owners (a --no-owner restore changes them)"},
+    {"acls", CO_P_BOOL, "false",
+     "also compare privileges (a --no-acl restore drops them)"},
+    {"comments", CO_P_BOOL, "false", "also compare comments"},
+    {0},
+};
+
+/* ---- a set of strings (open addressing) ------------------------------- */
+
+struct pgs_set {
+    char **slot;
+    size_t cap; /* a power of two, or 0 */
+    size_t n;
+};
+
+static uint64_t str_hash(const char *s)
+{
+    uint64_t h = 1469598103934665603ull;
+
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    return h;
+}
+
+static size_t set_find(const struct pgs_set *h, const char *s)
+{
+    size_t i = (size_t)str_hash(s) & (h->cap - 1);
+
+    while (h->slot[i] != NULL && strcmp(h->slot[i], s) != 0)
+        i = (i + 1) & (h->cap - 1);
+    return i;
+}
+
+static bool set_has(const struct pgs_set *h, const char *s)
+{
+    return h->cap > 0 && h->slot[set_find(h, s)] != NULL;
+}
+
+static void set_grow(struct pgs_set *h)
+{
+    struct pgs_set bigger = {NULL, h->cap ? h->cap * 2 : 64, h->n};
+
+    bigger.slot = co_calloc(bigger.cap, sizeof(char *));
+    for (size_t i = 0; i < h->cap; i++)
+        if (h->slot[i] != NULL)
+            bigger.slot[set_find(&bigger, h->slot[i])] = h->slot[i];
+    free(h->slot);
+    *h = bigger;
+}
+
+/* Adds a copy of s. Returns false when s was already there. */
+static bool set_add(struct pgs_set *h, const char *s)
+{
+    size_t i;
+
+    if ((h->n + 1) * 2 > h->cap)
+        set_grow(h);
+    i = set_find(h, s);
+    if (h->slot[i] != NULL)
+        return false;
+    h->slot[i] = co_strdup(s);
+    h->n++;
+    return true;
+}
+
+static void set_free(struct pgs_set *h)
+{
+    for (size_t i = 0; i < h->cap; i++)
+        free(h->slot[i]);
+    free(h->slot);
+    memset(h, 0, sizeof(*h));
+}
+
+/* ---- objects of one kind on one side --------------------------------- */
+
+struct pgs_obj {
+    const char *nsp, *rel, *sub, *label; /* into the side's PGresult */
+    int row;
+    bool used; /* paired by name (constraints, indexes) */
+};
+
+struct pgs_side {
+    PGresult *res;
+    struct pgs_obj *v;
+    size_t n;
+};
+
+static int obj_cmp(const void *pa, const void *pb)
+{
+    const struct pgs_obj *a = pa, *b = pb;
+    int c = strcmp(a->nsp, b->nsp);
+
+    if (c == 0)
+        c = strcmp(a->rel, b->rel);
+    return c != 0 ? c : strcmp(a->sub, b->sub);
+}
+
+/* By parent and own name, for pairing constraints/indexes by name. */
+static int obj_cmp_label(const void *pa, const void *pb)
+{
+    const struct pgs_obj *a = *(const struct pgs_obj *const *)pa;
+    const struct pgs_obj *b = *(const struct pgs_obj *const *)pb;
+    int c = strcmp(a->nsp, b->nsp);
+
+    if (c == 0)
+        c = strcmp(a->rel, b->rel);
+    return c != 0 ? c : strcmp(a->label, b->label);
+}
+
+/* ---- the run ------------------------------------------------------------ */
+
+struct pgs_ctx {
+    struct co_run *run;
+    struct co_pg *pg[2];
+    const char *params[1]; /* $1: the schemas as a text[] literal, or NULL */
+    char *schemas_lit;
+    bool owners, acls, comments;
+    int minver;              /* the older server's version */
+    struct pgs_set names;    /* case names used so far */
+    struct pgs_set gone_nsp; /* schemas on one side only */
+    struct pgs_set gone_rel; /* relations on one side only: nsp \x1f rel */
+    struct pgs_set seen_nsp; /* schemas present on either side */
+    size_t ncases;
+    bool stop; /* the task was sealed or a side is gone */
+};
+
+/* Per kind: what the merge found. */
+struct pgs_tally {
+    size_t same, differ, missing, extra;
+};
+
+static bool has(const struct pgs_kind *k, unsigned flag)
+{
+    return (k->flags & flag) != 0;
+}
+
+static const char *side_name(int i)
+{
+    return i == 0 ? "source" : "target";
+}
+
+/* A case name not used before in this run: two objects of different
+ * kinds can share a printed name (a column and a constraint "email"). */
+static char *unique_name(struct pgs_ctx *c, const char *name, const char *kind)
+{
+    char *u = co_strdup(name);
+
+    for (int i = 1; !set_add(&c->names, u); i++) {
+        free(u);
+        u = i == 1 ? co_asprintf("%s (%s)", name, kind)
+                   : co_asprintf("%s (%s %d)", name, kind, i);
+    }
+    return u;
+}
+
+static void add_case(struct pgs_ctx *c, enum co_status st, const char *name,
+                     const char *kind, const char *src, const char *tgt,
+                     const char *msg)
+{
+    char *u = unique_name(c, name, kind);
+
+    if (co_case_addf(c->run, st, u, src, tgt, "%s", msg) != 0)
+        c->stop = true;
+    c->ncases++;
+    free(u);
+}
+
+/* The printed name of an object, for cases and messages. */
+static char *display_name(const struct pgs_kind *k, const struct pgs_obj *o)
+{
+    char *a, *b, *s;
+
+    switch (k->disp) {
+    case PGS_SCHEMA:
+        return co_pg_qualname(NULL, o->nsp);
+    case PGS_INDEX:
+        return co_pg_qualname(o->nsp, o->label);
+    case PGS_CHILD:
+        a = co_pg_qualname(o->nsp, o->rel);
+        b = co_pg_qualname(NULL, o->label);
+        s = co_asprintf("%s.%s", a, b);
+        free(a);
+        free(b);
+        return s;
+    case PGS_FUNC:
+        a = co_pg_qualname(o->nsp, o->rel);
+        s = co_asprintf("%s(%s)", a, o->sub);
+        free(a);
+        return s;
+    case PGS_REL:
+    default:
+        return co_pg_qualname(o->nsp, o->rel);
+    }
+}
+
+static bool glob_any(const struct co_strlist *pats, const char *s)
+{
+    for (size_t i = 0; i < pats->n; i++)
+        if (co_glob_match(pats->v[i], s))
+            return true;
+    return false;
+}
+
+/* `exclude:` globs match raw qualified names: "public.users" hides the
+ * table and everything on it, "public.users.email" one column,
+ * "public.f(integer)" one overload, "audit.*" a whole schema. */
+static bool excluded(const struct pgs_ctx *c, const struct pgs_kind *k,
+                     const struct pgs_obj *o)
+{
+    const struct co_strlist *ex = &c->run->res->exclude;
+    char *s;
+    bool hit;
+
+    if (ex->n == 0)
+        return false;
+    if (k->disp == PGS_SCHEMA) {
+        s = co_asprintf("%s.*", o->nsp);
+        hit = glob_any(ex, o->nsp) || glob_any(ex, s);
+        free(s);
+        return hit;
+    }
+    s = co_asprintf("%s.%s", o->nsp, o->rel);
+    hit = glob_any(ex, s);
+    free(s);
+    if (hit || k->disp == PGS_REL)
+        return hit;
+    if (k->disp == PGS_CHILD)
+        s = co_asprintf("%s.%s.%s", o->nsp, o->rel, o->label);
+    else if (k->disp == PGS_INDEX)
+        s = co_asprintf("%s.%s", o->nsp, o->label);
+    else
+        s = co_asprintf("%s.%s(%s)", o->nsp, o->rel, o->sub);
+    hit = glob_any(ex, s);
+    free(s);
+    return hit;
+}
+
+static void side_load(struct pgs_ctx *c, const struct pgs_kind *k,
+                      struct pgs_side *s, PGresult *res)
+{
+    int n = PQntuples(res);
+
+    s->res = res;
+    s->n = 0;
+    s->v = co_calloc((size_t)n + 1, sizeof(*s->v));
+    for (int r = 0; r < n; r++) {
+        struct pgs_obj *o = &s->v[s->n];
+
+        o->nsp = PQgetvalue(res, r, COL_NSP);
+        o->rel = PQgetvalue(res, r, COL_REL);
+        o->sub = PQgetvalue(res, r, COL_SUB);
+        o->label = PQgetvalue(res, r, COL_LABEL);
+        o->row = r;
+        if (k->disp == PGS_SCHEMA)
+            set_add(&c->seen_nsp, o->nsp);
+        if (!excluded(c, k, o))
+            s->n++;
+    }
+    qsort(s->v, s->n, sizeof(*s->v), obj_cmp);
+}
+
+static void side_free(struct pgs_side *s)
+{
+    free(s->v);
+    PQclear(s->res);
+    memset(s, 0, sizeof(*s));
+}
+
+/* ---- describing a difference ------------------------------------------ */
+
+static bool attr_enabled(const struct pgs_ctx *c, const char *attr)
+{
+    if (strcmp(attr, "owner") == 0)
+        return c->owners;
+    if (strcmp(attr, "privileges") == 0)
+        return c->acls;
+    if (strcmp(attr, "comment") == 0)
+        return c->comments;
+    return true;
+}
+
+static const char *value_of(const PGresult *res, int row, int col)
+{
+    return PQgetisnull(res, row, col) ? NULL : PQgetvalue(res, row, col);
+}
+
+static bool is_short(const char *v)
+{
+    return v == NULL || (strlen(v) <= SHORT_VALUE && strchr(v, '\n') == NULL);
+}
+
+/* Start of a UTF-8 character at or before p (never before s). */
+static size_t utf8_back(const char *s, size_t p)
+{
+    while (p > 0 && ((unsigned char)s[p] & 0xC0) == 0x80)
+        p--;
+    return p;
+}
+
+/* Appends `...text...`: up to WINDOW_LEN bytes of the line [s, s+len)
+ * around byte `at`, cut on character boundaries. */
+static void add_window(struct co_buf *b, const char *s, size_t len, size_t at)
+{
+    size_t from = at > WINDOW_BEFORE ? at - WINDOW_BEFORE : 0;
+    size_t to;
+
+    from = utf8_back(s, from);
+    to = from + WINDOW_LEN < len ? utf8_back(s, from + WINDOW_LEN) : len;
+    co_buf_puts(b, "`");
+    if (from > 0)
+        co_buf_puts(b, "...");
+    co_buf_add(b, s + from, to - from);
+    if (to < len)
+        co_buf_puts(b, "...");
+    co_buf_puts(b, "`");
+}
+
+static size_t line_len(const char *s)
+{
+    const char *nl = strchr(s, '\n');
+
+    return nl != NULL ? (size_t)(nl - s) : strlen(s);
+}
+
+/* "body differs at line 3: `RETURN x + 1;` on source, `RETURN x + 2;` on
+ * target" - for values too long to print whole (bodies, views). */
+static void add_long_diff(struct co_buf *b, const char *attr, const char *s,
+                          const char *t)
+{
+    const char *ls = s, *lt = t;
+    size_t line = 1, at = 0, ns, nt;
+    bool multi = strchr(s, '\n') != NULL || strchr(t, '\n') != NULL;
+
+    /* Find the first differing byte, counting lines on the way. */
+    while (ls[at] != '\0' && ls[at] == lt[at]) {
+        if (ls[at] == '\n') {
+            ls += at + 1;
+            lt += at + 1;
+            at = 0;
+            line++;
+            continue;
+        }
+        at++;
+    }
+    ns = line_len(ls);
+    nt = line_len(lt);
+    at = utf8_back(ls, at);
+    if (multi)
+        co_buf_addf(b, "%s differs at line %zu: ", attr, line);
+    else
+        co_buf_addf(b, "%s differs: ", attr);
+    if (*ls == '\0')
+        co_buf_puts(b, "(end)");
+    else
+        add_window(b, ls, ns, at < ns ? at : ns);
+    co_buf_puts(b, " on source, ");
+    if (*lt == '\0')
+        co_buf_puts(b, "(end)");
+    else
+        add_window(b, lt, nt, at < nt ? at : nt);
+    co_buf_puts(b, " on target");
+}
+
+static void add_diff(struct co_buf *b, const char *attr, const char *s,
+                     const char *t)
+{
+    if (b->len > 0)
+        co_buf_puts(b, "; ");
+    if (s != NULL && t != NULL && (!is_short(s) || !is_short(t)))
+        add_long_diff(b, attr, s, t);
+    else
+        co_buf_addf(b, "%s %s on source, %s on target", attr, s ? s : "(none)",
+                    t ? t : "(none)");
+}
+
+/* Appends v capped at `cap` bytes (on a character boundary). */
+static void add_capped(struct co_buf *b, const char *v, size_t cap)
+{
+    size_t n;
+
+    if (v == NULL) {
+        co_buf_puts(b, "(none)");
+        return;
+    }
+    n = strlen(v);
+    if (n <= cap) {
+        co_buf_add(b, v, n);
+        return;
+    }
+    co_buf_add(b, v, utf8_back(v, cap));
+    co_buf_puts(b, "...");
+}
+
+/* The source/target fields of a case: the one value that differs, or
+ * "attr: value" pairs when several do. */
+static void add_value(struct co_buf *b, const char *attr, const char *v,
+                      int ndiff)
+{
+    if (ndiff == 1) {
+        add_capped(b, v, VALUE_CAP);
+        return;
+    }
+    if (b->len > 0)
+        co_buf_puts(b, "; ");
+    co_buf_addf(b, "%s: ", attr);
+    add_capped(b, v, VALUE_CAP / 8);
+}
+
+static bool same_value(const char *a, const char *b)
+{
+    return (a == NULL && b == NULL) || (a && b && strcmp(a, b) == 0);
+}
+
+static int count_diffs(const struct pgs_ctx *c, const struct pgs_side *sd,
+                       const struct pgs_obj *s, const struct pgs_side *td,
+                       const struct pgs_obj *t)
+{
+    int n = 0, nf = PQnfields(sd->res);
+
+    for (int f = COL_ATTRS; f < nf; f++)
+        if (attr_enabled(c, PQfname(sd->res, f)) &&
+            !same_value(value_of(sd->res, s->row, f),
+                        value_of(td->res, t->row, f)))
+            n++;
+    return n;
+}
+
+/* The message body and source/target fields for one object on both
+ * sides: every differing attribute, then a name difference. */
+struct pgs_text {
+    struct co_buf msg, sv, tv;
+};
+
+static void describe_pair(const struct pgs_ctx *c, const struct pgs_side *sd,
+                          const struct pgs_obj *s, const struct pgs_side *td,
+                          const struct pgs_obj *t, int ndiff, bool renamed,
+                          struct pgs_text *x)
+{
+    int nf = PQnfields(sd->res);
+
+    for (int f = COL_ATTRS; f < nf && ndiff > 0; f++) {
+        const char *attr = PQfname(sd->res, f);
+        const char *a = value_of(sd->res, s->row, f);
+        const char *b = value_of(td->res, t->row, f);
+
+        if (!attr_enabled(c, attr) || same_value(a, b))
+            continue;
+        add_diff(&x->msg, attr, a, b);
+        add_value(&x->sv, attr, a, ndiff);
+        add_value(&x->tv, attr, b, ndiff);
+    }
+    if (renamed) {
+        char *ns = co_pg_qualname(NULL, s->label);
+        char *nt = co_pg_qualname(NULL, t->label);
+
+        co_buf_addf(&x->msg, "%snamed %s on source, %s on target",
+                    x->msg.len > 0 ? "; " : "", ns, nt);
+        if (ndiff == 0) {
+            co_buf_puts(&x->sv, ns);
+            co_buf_puts(&x->tv, nt);
+        }
+        free(ns);
+        free(nt);
+    }
+}
+
+/* One object on both sides: a `fail` naming every attribute that
+ * differs, a `warn` when only the name does, or counted as the same. */
+static void compare_pair(struct pgs_ctx *c, const struct pgs_kind *k,
+                         const struct pgs_side *sd, const struct pgs_obj *s,
+                         const struct pgs_side *td, const struct pgs_obj *t,
+                         struct pgs_tally *tally)
+{
+    int ndiff = count_diffs(c, sd, s, td, t);
+    bool renamed = has(k, PGS_BY_DEF) && strcmp(s->label, t->label) != 0;
+    struct pgs_text x;
+    char *name, *text;
+
+    if (ndiff == 0) {
+        tally->same++;
+        if (!renamed)
+            return;
+    } else {
+        tally->differ++;
+    }
+    co_buf_init(&x.msg);
+    co_buf_init(&x.sv);
+    co_buf_init(&x.tv);
+    describe_pair(c, sd, s, td, t, ndiff, renamed, &x);
+    name = display_name(k, s);
+    text = co_asprintf("%s %s: %s", k->one, name, x.msg.s);
+    add_case(c, ndiff > 0 ? CO_FAIL : CO_WARN, name, k->one, x.sv.s, x.tv.s,
+             text);
+    free(text);
+    free(name);
+    co_buf_free(&x.msg);
+    co_buf_free(&x.sv);
+    co_buf_free(&x.tv);
+}
+
+static char *rel_key(const struct pgs_obj *o)
+{
+    return co_asprintf("%s\x1f%s", o->nsp, o->rel);
+}
+
+/* Whether a missing object is already covered by its missing schema or
+ * table. */
+static bool hidden(const struct pgs_ctx *c, const struct pgs_kind *k,
+                   const struct pgs_obj *o)
+{
+    char *key;
+    bool gone;
+
+    if (k->disp == PGS_SCHEMA)
+        return false;
+    if (set_has(&c->gone_nsp, o->nsp))
+        return true;
+    if (!has(k, PGS_OF_REL))
+        return false;
+    key = rel_key(o);
+    gone = set_has(&c->gone_rel, key);
+    free(key);
+    return gone;
+}
+
+/* An object on side `i` only: "missing on target" (i = 0) or "only on
+ * target" (i = 1). */
+static void report_alone(struct pgs_ctx *c, const struct pgs_kind *k,
+                         const struct pgs_side *sd, const struct pgs_obj *o,
+                         int i, struct pgs_tally *tally)
+{
+    const char *show = NULL;
+    struct co_buf msg, val;
+    char *name;
+    int f;
+
+    if (hidden(c, k, o))
+        return;
+    if (has(k, PGS_PARENT)) {
+        char *key = k->disp == PGS_SCHEMA ? co_strdup(o->nsp) : rel_key(o);
+        set_add(k->disp == PGS_SCHEMA ? &c->gone_nsp : &c->gone_rel, key);
+        free(key);
+    }
+    f = k->show != NULL ? PQfnumber(sd->res, k->show) : -1;
+    if (f >= 0)
+        show = value_of(sd->res, o->row, f);
+    if (show != NULL && show[0] == '\0')
+        show = NULL;
+    name = display_name(k, o);
+    co_buf_init(&msg);
+    co_buf_init(&val);
+    co_buf_addf(&msg, "%s %s %s", k->one, name,
+                i == 0 ? "missing on target" : "only on target");
+    if (show != NULL) {
+        co_buf_puts(&msg, " (");
+        if (strcmp(k->show, "definition") != 0)
+            co_buf_addf(&msg, "%s ", k->show);
+        add_capped(&msg, show, SHORT_VALUE);
+        co_buf_puts(&msg, ")");
+        add_capped(&val, show, VALUE_CAP);
+    } else {
+        co_buf_puts(&val, "present");
+    }
+    add_case(c, CO_FAIL, name, k->one, i == 0 ? val.s : "absent",
+             i == 0 ? "absent" : val.s, msg.s);
+    if (i == 0)
+        tally->missing++;
+    else
+        tally->extra++;
+    free(name);
+    co_buf_free(&msg);
+    co_buf_free(&val);
+}
+
+/* Constraints and indexes whose definition matched nothing: pair them by
+ * name (a changed definition), report the rest as missing or extra. */
+static void pair_leftovers(struct pgs_ctx *c, const struct pgs_kind *k,
+                           struct pgs_side *side[2], struct pgs_obj **ls,
+                           size_t nls, struct pgs_obj **lt, size_t nlt,
+                           struct pgs_tally *tally)
+{
+    qsort(lt, nlt, sizeof(*lt), obj_cmp_label);
+    for (size_t i = 0; i < nls && !c->stop; i++) {
+        struct pgs_obj **hit =
+            bsearch(&ls[i], lt, nlt, sizeof(*lt), obj_cmp_label);
+        if (hit != NULL && !(*hit)->used) {
+            (*hit)->used = true;
+            compare_pair(c, k, side[0], ls[i], side[1], *hit, tally);
+        } else {
+            report_alone(c, k, side[0], ls[i], 0, tally);
+        }
+    }
+    for (size_t i = 0; i < nlt && !c->stop; i++)
+        if (!lt[i]->used)
+            report_alone(c, k, side[1], lt[i], 1, tally);
+}
+
+static void report_tally(struct pgs_ctx *c, const struct pgs_kind *k,
+                         const struct pgs_tally *t)
+{
+    size_t all = t->same + t->differ + t->missing + t->extra;
+    char *msg;
+
+    if (t->same == 0)
+        return;
+    if (all == t->same)
+        msg = co_asprintf("%zu %s match%s", t->same,
+                          t->same == 1 ? k->one : k->many,
+                          t->same == 1 ? "es" : "");
+    else
+        msg = co_asprintf("%zu of %zu %s match", t->same, all, k->many);
+    add_case(c, CO_PASS, k->many, k->many, NULL, NULL, msg);
+    free(msg);
+}
+
+/* Sorted merge of both sides of one kind. */
+static void merge(struct pgs_ctx *c, const struct pgs_kind *k,
+                  struct pgs_side *side[2])
+{
+    struct pgs_side *a = side[0], *b = side[1];
+    struct pgs_obj **ls = co_calloc(a->n + 1, sizeof(*ls));
+    struct pgs_obj **lt = co_calloc(b->n + 1, sizeof(*lt));
+    struct pgs_tally tally = {0, 0, 0, 0};
+    size_t i = 0, j = 0, nls = 0, nlt = 0;
+
+    while ((i < a->n || j < b->n) && !c->stop) {
+        int cmp = i >= a->n ? 1 : j >= b->n ? -1 : obj_cmp(&a->v[i], &b->v[j]);
+        if (cmp == 0)
+            compare_pair(c, k, a, &a->v[i++], b, &b->v[j++], &tally);
+        else if (cmp < 0 && has(k, PGS_BY_DEF))
+            ls[nls++] = &a->v[i++];
+        else if (cmp < 0)
+            report_alone(c, k, a, &a->v[i++], 0, &tally);
+        else if (has(k, PGS_BY_DEF))
+            lt[nlt++] = &b->v[j++];
+        else
+            report_alone(c, k, b, &b->v[j++], 1, &tally);
+    }
+    if (has(k, PGS_BY_DEF) && !c->stop)
+        pair_leftovers(c, k, side, ls, nls, lt, nlt, &tally);
+    if (!c->stop)
+        report_tally(c, k, &tally);
+    free(ls);
+    free(lt);
+}
+
+/* A side that failed: its error case; true when the session is unusable
+ * (anything but a rejected statement). */
+static bool side_failed(struct pgs_ctx *c, const char *what, int i)
+{
+    char *name = unique_name(c, what, side_name(i));
+
+    if (co_pg_case_error(c->run, name, c->pg[i]) != 0)
+        c->stop = true;
+    c->ncases++;
+    free(name);
+    return c->pg[i]->err != CO_PG_QUERY;
+}
+
+/* Returns true when both sides answered. */
+static bool compare_kind(struct pgs_ctx *c, const struct pgs_kind *k)
+{
+    const char *sql =
+        k->sql_old != NULL && c->minver < k->min_version ? k->sql_old : k->sql;
+    PGresult *out[2] = {NULL, NULL};
+    struct pgs_side sides[2], *side[2] = {&sides[0], &sides[1]};
+
+    if (co_pg_pair_exec(c->pg, sql, 1, c->params, c->run->deadline,
+                        c->run->cancel, out) != 0) {
+        for (int i = 0; i < 2; i++) {
+            if (out[i] == NULL && side_failed(c, k->many, i))
+                c->stop = true;
+            PQclear(out[i]);
+        }
+        return false;
+    }
+    memset(sides, 0, sizeof(sides));
+    side_load(c, k, side[0], out[0]);
+    side_load(c, k, side[1], out[1]);
+    merge(c, k, side);
+    side_free(side[0]);
+    side_free(side[1]);
+    return true;
+}
+
+/* ---- setup -------------------------------------------------------------- */
+
+/* `schemas:` as a text[] literal: {"a","b \"c\""}. */
+static char *schemas_literal(const struct co_strlist *l)
+{
+    struct co_buf b;
+
+    if (l->n == 0)
+        return NULL;
+    co_buf_init(&b);
+    co_buf_puts(&b, "{");
+    for (size_t i = 0; i < l->n; i++) {
+        co_buf_puts(&b, i > 0 ? ",\"" : "\"");
+        for (const char *p = l->v[i]; *p; p++) {
+            if (*p == '"' || *p == '\\')
+                co_buf_puts(&b, "\\");
+            co_buf_add(&b, p, 1);
+        }
+        co_buf_puts(&b, "\"");
+    }
+    co_buf_puts(&b, "}");
+    return co_buf_take(&b);
+}
+
+/* Definitions print names outside the search_path schema-qualified: two
+ * sides with different effective search paths would print the same
+ * object differently. Says so once, as a warning. Returns false when a
+ * side could not answer. */
+static bool compare_search_path(struct pgs_ctx *c)
+{
+    static const char sql[] = "SELECT current_schemas(false)::text";
+    PGresult *out[2] = {NULL, NULL};
+
+    if (co_pg_pair_exec(c->pg, sql, 0, NULL, c->run->deadline, c->run->cancel,
+                        out) != 0) {
+        for (int i = 0; i < 2; i++) {
+            if (out[i] == NULL)
+                side_failed(c, "search_path", i);
+            PQclear(out[i]);
+        }
+        return false;
+    }
+    if (strcmp(PQgetvalue(out[0], 0, 0), PQgetvalue(out[1], 0, 0)) != 0) {
+        char *msg =
+            co_asprintf("effective search_path %s on source, %s on target: "
+                        "definitions may name objects differently",
+                        PQgetvalue(out[0], 0, 0), PQgetvalue(out[1], 0, 0));
+        add_case(c, CO_WARN, "search_path", "setting",
+                 PQgetvalue(out[0], 0, 0), PQgetvalue(out[1], 0, 0), msg);
+        free(msg);
+    }
+    PQclear(out[0]);
+    PQclear(out[1]);
+    return true;
+}
+
+/* A schema named in `schemas:` that exists nowhere compares nothing:
+ * most likely a typo, so not a silent pass. */
+static void report_unknown_schemas(struct pgs_ctx *c)
+{
+    const struct co_strlist *l = &c->run->res->schemas;
+
+    for (size_t i = 0; i < l->n && !c->stop; i++) {
+        char *name, *msg;
+
+        if (set_has(&c->seen_nsp, l->v[i]))
+            continue;
+        name = co_pg_qualname(NULL, l->v[i]);
+        msg = co_asprintf("schema %s (from schemas:) exists on neither side",
+                          name);
+        add_case(c, CO_WARN, name, "schema", NULL, NULL, msg);
+        free(name);
+        free(msg);
+    }
+}
+
+static bool connect_both(struct pgs_ctx *c)
+{
+    bool ok = true;
+
+    c->pg[0] = co_pg_connect(c->run, true);
+    c->pg[1] = co_pg_connect(c->run, false);
+    for (int i = 0; i < 2; i++) {
+        if (c->pg[i] == NULL || c->pg[i]->err != CO_PG_OK) {
+            char *name = unique_name(c, side_name(i), "connection");
+            co_pg_case_error(c->run, name, c->pg[i]);
+            free(name);
+            ok = false;
+        }
+    }
+    if (ok) {
+        c->minver = c->pg[0]->server_version;
+        if (c->pg[1]->server_version < c->minver)
+            c->minver = c->pg[1]->server_version;
+    }
+    return ok;
+}
+
+static void ctx_free(struct pgs_ctx *c)
+{
+    co_pg_free(c->pg[0]);
+    co_pg_free(c->pg[1]);
+    free(c->schemas_lit);
+    set_free(&c->names);
+    set_free(&c->gone_nsp);
+    set_free(&c->gone_rel);
+    set_free(&c->seen_nsp);
+}
+
+static int pg_schema_run(struct co_run *run)
+{
+    struct pgs_ctx c;
+
+    memset(&c, 0, sizeof(c));
+    c.run = run;
+    c.owners = co_param_bool(run, "owners");
+    c.acls = co_param_bool(run, "acls");
+    c.comments = co_param_bool(run, "comments");
+    c.schemas_lit = schemas_literal(&run->res->schemas);
+    c.params[0] = c.schemas_lit;
+    if (connect_both(&c) && compare_search_path(&c)) {
+        for (size_t i = 0; i < co_pg_schema_nkind && !c.stop; i++) {
+            bool answered;
+
+            if (co_run_cancelled(run))
+                break;
+            answered = compare_kind(&c, &co_pg_schema_kinds[i]);
+            /* After the schemas kind: which listed ones exist. */
+            if (i == 0 && answered && !c.stop)
+                report_unknown_schemas(&c);
+        }
+        if (c.ncases == 0 && !c.stop && !co_run_cancelled(run))
+            add_case(&c, CO_PASS, "schemas", "schemas", NULL, NULL,
+                     "no user objects on either side");
+    }
+    ctx_free(&c);
+    if (co_run_cancelled(run)) {
+        snprintf(run->errstr, sizeof(run->errstr), "interrupted");
+        return -1;
+    }
+    return 0;
+}
+
+const struct co_check co_check_pg_schema = {
+    .id = "pg.schema",
+    .summary = "object-level schema diff",
+    .kind = CO_KIND_POSTGRES,
+    .phases = CO_PRE | CO_POST | CO_DRIFT,
+    .params = pg_schema_params,
+    .run = pg_schema_run,
+    .flags = CO_CHECK_PAIR,
+};
