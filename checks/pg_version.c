@@ -83,7 +83,7 @@ static void short_version(const char *v, char *out, size_t outlen)
 static void check_server_version(struct co_run *run, PGresult *r[2])
 {
     long sm = major_of(val(r[0], COL_NUM)), tm = major_of(val(r[1], COL_NUM));
-    char sv[64], tv[64], smt[16], tmt[16];
+    char sv[64], tv[64], smt[48], tmt[48];
 
     short_version(val(r[0], COL_VERSION), sv, sizeof(sv));
     short_version(val(r[1], COL_VERSION), tv, sizeof(tv));

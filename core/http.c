@@ -67,7 +67,7 @@ pin_address(const struct co_http_req *r, const struct co_url *u,
             struct co_http_resp *out, char *err, size_t errlen)
 {
     int port = u->port > 0 ? u->port : co_url_default_port(u->scheme);
-    char *host = NULL, *entry, ip[INET6_ADDRSTRLEN + 2];
+    char *host = NULL, *entry, ip[INET6_ADDRSTRLEN + 16];
     int dport = port;
     struct co_addrs addrs;
     enum co_net_err rc;

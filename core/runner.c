@@ -290,7 +290,7 @@ static struct co_task *plan(const struct co_config *cfg,
                             const struct co_runner_opts *o,
                             struct co_report *rep, size_t *ntasks)
 {
-    struct co_task *tasks;
+    struct co_task *tasks = NULL;
     size_t nres = 0, nt = 0;
 
     for (int pass = 0; pass < 2; pass++) {
