@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 /* Longest single sleep: how late a cancel flag may be noticed. */
@@ -238,6 +239,32 @@ static bool resolve_literal(const char *host, int port, struct co_addrs *out)
     out->v = co_malloc(sizeof(*out->v));
     out->v[0] = a;
     out->n = 1;
+    return true;
+}
+
+/* "localhost" and "*.localhost" are loopback by definition (RFC 6761,
+ * 6.3) and are answered here: a configured resolver (the zone's servers,
+ * a test dnsmasq) would refuse or forward them, and no packet needs to
+ * leave the machine for them. IPv4 first, as getaddrinfo orders it. */
+static bool resolve_localhost(const char *host, int port, struct co_addrs *out)
+{
+    static const char suffix[] = ".localhost";
+    size_t n = strlen(host), sl = sizeof(suffix) - 1;
+
+    if (n > 0 && host[n - 1] == '.')
+        n--;
+    if (!((n == sl - 1 && strncasecmp(host, suffix + 1, n) == 0) ||
+          (n > sl && strncasecmp(host + n - sl, suffix, sl) == 0)))
+        return false;
+    if (!resolve_literal("127.0.0.1", port, out))
+        return false;
+    struct co_addrs v6 = {NULL, 0};
+    if (resolve_literal("::1", port, &v6)) {
+        out->v = co_realloc(out->v, 2 * sizeof(*out->v));
+        out->v[1] = v6.v[0];
+        out->n = 2;
+        co_addrs_free(&v6);
+    }
     return true;
 }
 
@@ -516,7 +543,7 @@ enum co_net_err co_resolve(const char *host, int port,
         snprintf(err, errlen, "empty host name");
         return CO_NET_ERROR;
     }
-    if (resolve_literal(host, port, out))
+    if (resolve_literal(host, port, out) || resolve_localhost(host, port, out))
         return CO_NET_OK;
     if (is_cancelled(cancel)) {
         snprintf(err, errlen, "interrupted resolving %s", host);

@@ -217,6 +217,38 @@ START_TEST(test_resolve_literals)
 }
 END_TEST
 
+/* localhost names are loopback without asking any resolver (RFC 6761):
+ * the configured server here is dead, so a query would time out. */
+START_TEST(test_resolve_localhost)
+{
+    static const char *const names[] = {"localhost", "LocalHost.",
+                                        "app.localhost"};
+    struct co_strlist servers = {0};
+    struct co_addrs a;
+    char err[CO_ERRLEN], buf[64];
+    int64_t t0 = co_now_ms();
+
+    co_strlist_add(&servers, "127.0.0.1:1");
+    for (size_t i = 0; i < 3; i++) {
+        ck_assert_int_eq(co_resolve(names[i], 443, &servers, t0 + 1000, NULL,
+                                    &a, err, sizeof(err)),
+                         CO_NET_OK);
+        ck_assert_uint_eq(a.n, 2);
+        co_addr_format(&a.v[0], buf, sizeof(buf));
+        ck_assert_str_eq(buf, "127.0.0.1:443");
+        co_addr_format(&a.v[1], buf, sizeof(buf));
+        ck_assert_str_eq(buf, "[::1]:443");
+        co_addrs_free(&a);
+    }
+    ck_assert_int_lt(co_now_ms() - t0, 100);
+    /* not a localhost name: goes to the dead resolver and fails */
+    ck_assert_int_ne(co_resolve("notlocalhost", 443, &servers, t0 + 300, NULL,
+                                &a, err, sizeof(err)),
+                     CO_NET_OK);
+    co_strlist_free(&servers);
+}
+END_TEST
+
 START_TEST(test_resolve_bad_server_list)
 {
     struct co_addrs a;
@@ -441,6 +473,7 @@ static Suite *net_unit_suite(void)
     tcase_add_test(tc, test_split_invalid);
     tcase_add_test(tc, test_err_names);
     tcase_add_test(tc, test_resolve_literals);
+    tcase_add_test(tc, test_resolve_localhost);
     tcase_add_test(tc, test_resolve_bad_server_list);
     tcase_add_test(tc, test_resolve_silent_server_times_out);
     tcase_add_test(tc, test_resolve_cancel);
