@@ -7,6 +7,7 @@
 --   * customers: one email changed after the dump     (pg.checksum)
 --   * orders_id_seq: not advanced past the copied ids (pg.sequences)
 --   * index orders_customer_idx: forgotten            (pg.schema)
+--   * extension pgcrypto: never installed on target  (pg.extensions)
 -- Deterministic (no random(), no now()), so every run reports the same.
 \set ON_ERROR_STOP on
 SET client_min_messages = warning;
@@ -36,10 +37,13 @@ FROM generate_series(1, 2000) AS g;
 
 SELECT :'side' = 'target' AS is_target \gset
 \if :is_target
+  DROP EXTENSION IF EXISTS pgcrypto;
   DELETE FROM shop.orders WHERE id > 1997;
   UPDATE shop.customers SET email = 'changed@example.test' WHERE id = 42;
   SELECT setval('shop.orders_id_seq', 1990) AS seq_set \gset
 \else
+  -- pgcrypto is a trusted extension: the database owner may create it.
+  CREATE EXTENSION IF NOT EXISTS pgcrypto SCHEMA public;
   CREATE INDEX orders_customer_idx ON shop.orders (customer_id);
 \endif
 ANALYZE shop.customers;
