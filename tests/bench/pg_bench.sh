@@ -1,0 +1,307 @@
+#!/usr/bin/env bash
+# pg_bench.sh - how fast and how frugal pg.checksum and pg.rowcount are,
+# measured against what the servers cannot do faster. Not run by CTest:
+# it needs the test bed and a few minutes.
+#
+#   tests/bench/pg_bench.sh [--big] [--fresh] [--runs N] [BINARY]
+#
+#   BINARY   the cutover binary (default: $CUTOVER_BIN, else build/cutover)
+#   --big    also 30M rows (about 2 GB per cluster, several minutes more)
+#   --fresh  drop and recreate the benchmark databases
+#   --runs N timed runs per measurement, the best one counts (default 3)
+#
+# Uses the running test bed (ci/services start). Creates, on both
+# clusters, `bench_pg` (3M rows: id bigint primary key, text,
+# timestamptz, made identical on both with generate_series) and
+# `bench_pg200` (200 tables of 20k rows); they are kept for the next run.
+#
+# What it prints (the targets are from issue 3):
+#   checksum/floor      pg.checksum wall time / the floor, where the floor is
+#                       the same hash aggregate (count + sum of
+#                       hashtextextended(row::text, 0)) sent straight to
+#                       both servers at once by two psql processes
+#                       (target <= 1.15)
+#   changed/identical   the same with 10 rows changed on the target, over
+#                       the identical case (target <= 1.5); all 10 keys
+#                       must be named
+#   received/size       bytes cutover received from both servers (counted
+#                       by recvcount.so, an LD_PRELOAD shim around recv():
+#                       TLS records, so an upper bound of the data) over
+#                       the table's size, pg_table_size (target <= 0.1 %)
+#   peak RSS            of the cutover process (target <= 32 MiB)
+#   rowcount/raw        pg.rowcount over 200 tables / raw parallel counts
+#                       (per side, `jobs` psql sessions each counting
+#                       its share of the tables, both sides at once;
+#                       target <= 1.1)
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(cd "$HERE/../.." && pwd)
+BIG=0
+FRESH=0
+RUNS=3
+BIN=${CUTOVER_BIN:-$ROOT/build/cutover}
+while [ $# -gt 0 ]; do
+    case $1 in
+    --big) BIG=1 ;;
+    --fresh) FRESH=1 ;;
+    --runs) RUNS=$2; shift ;;
+    -h | --help) sed -n '2,30p' "$0"; exit 0 ;;
+    *) BIN=$1 ;;
+    esac
+    shift
+done
+[ -x "$BIN" ] || { echo "pg_bench: no binary at $BIN" >&2; exit 1; }
+eval "$("$ROOT/ci/services" env)"
+: "${CUTOVER_TB_PG_SOURCE_ADMIN:?test bed not running (ci/services start)}"
+
+JOBS=4
+WORK=$(mktemp -d /tmp/cutover-bench.XXXXXX)
+trap 'rm -rf "$WORK"' EXIT
+cc -shared -fPIC -O2 -o "$WORK/recvcount.so" "$HERE/recvcount.c" -ldl
+export RECVCOUNT_SO=$WORK/recvcount.so
+
+# URL of the test bed's side ($1: source|target) for database $2; $3
+# "admin" for the superuser, else the unprivileged cutover role.
+url() {
+    local u
+    if [ "${3:-}" = admin ]; then
+        [ "$1" = source ] && u=$CUTOVER_TB_PG_SOURCE_ADMIN ||
+            u=$CUTOVER_TB_PG_TARGET_ADMIN
+    else
+        [ "$1" = source ] && u=$CUTOVER_TB_PG_SOURCE_URL ||
+            u=$CUTOVER_TB_PG_TARGET_URL
+    fi
+    local base=${u%%\?*} query=${u#*\?}
+    [ "$query" = "$u" ] && query=
+    echo "${base%/*}/$2${query:+?$query}"
+}
+
+sql() { # side db sql...
+    local side=$1 db=$2
+    shift 2
+    psql "$(url "$side" "$db" admin)" -X -q -At -v ON_ERROR_STOP=1 "$@"
+}
+
+both() { # db sql: on both sides at once
+    sql source "$1" -c "$2" &
+    sql target "$1" -c "$2"
+    wait $!
+}
+
+has_rows() { # db table rows: does it already exist with that many rows?
+    local n
+    for side in source target; do
+        n=$(sql "$side" "$1" -c "SELECT reltuples::bigint FROM pg_class
+                                 WHERE oid = to_regclass('$2')" \
+            2>/dev/null || true)
+        [ "$n" = "$3" ] || return 1
+    done
+}
+
+create_db() {
+    for side in source target; do
+        sql "$side" postgres -c "DROP DATABASE IF EXISTS $1 WITH (FORCE)" \
+            -c "CREATE DATABASE $1" \
+            -c "GRANT pg_read_all_data, pg_monitor TO cutover" 2>/dev/null
+    done
+}
+
+# A table of $2 rows in database $1, identical on both sides.
+make_big() {
+    if [ $FRESH = 0 ] && has_rows "$1" bench "$2"; then
+        return
+    fi
+    echo "creating $1 ($2 rows on each side)..."
+    create_db "$1"
+    both "$1" "CREATE TABLE bench (id bigint PRIMARY KEY, t text,
+                                   ts timestamptz);
+               INSERT INTO bench SELECT g, md5(g::text),
+                   '2020-01-01'::timestamptz + g * interval '1 second'
+               FROM generate_series(1, $2) g;"
+    both "$1" "VACUUM ANALYZE bench"
+}
+
+make_200() {
+    if [ $FRESH = 0 ] && has_rows bench_pg200 t200 20000; then
+        return
+    fi
+    echo "creating bench_pg200 (200 tables of 20000 rows on each side)..."
+    create_db bench_pg200
+    both bench_pg200 "DO \$\$ BEGIN FOR i IN 1..200 LOOP
+        EXECUTE format('CREATE TABLE t%s (id int PRIMARY KEY, v text)', i);
+        EXECUTE format('INSERT INTO t%s SELECT g, md5(g::text)
+                        FROM generate_series(1, 20000) g', i);
+        END LOOP; END \$\$"
+    both bench_pg200 "VACUUM ANALYZE"
+}
+
+config() { # db -> path of a config for it
+    cat >"$WORK/$1.yml" <<EOF
+version: 1
+settings: {jobs: $JOBS, timeout: 30m, statement_timeout: 30m}
+postgres:
+  bench:
+    source: "$(url source "$1")"
+    target: "$(url target "$1")"
+EOF
+    echo "$WORK/$1.yml"
+}
+
+ms() { date +%s%3N; }
+
+# Best wall time (ms) of $RUNS runs of "$@".
+best() {
+    local b=999999999 t0 t
+    for _ in $(seq "$RUNS"); do
+        t0=$(ms)
+        "$@" >/dev/null
+        t=$(($(ms) - t0))
+        [ $t -lt $b ] && b=$t
+    done
+    echo $b
+}
+
+floor_once() { # db: the aggregate on both servers at once
+    local q="SELECT count(*), sum(hashtextextended(r::text, 0))
+             FROM ONLY bench r"
+    psql "$(url source "$1")" -X -At -c "$q" >"$WORK/floor.s" &
+    psql "$(url target "$1")" -X -At -c "$q" >"$WORK/floor.t"
+    wait $!
+}
+
+# Runs cutover once under measure.py; sets M_WALL M_RECV M_RSS M_RC and
+# leaves the JSON report in $WORK/out.json.
+measure() { # check config
+    local line
+    line=$("$HERE/measure.py" "$BIN" check -c "$2" --only "$1" \
+        --phase post --json "$WORK/out.json" --quiet)
+    for kv in $line; do
+        case $kv in
+        wall_ms=*) M_WALL=${kv#*=} ;;
+        recv=*) M_RECV=${kv#*=} ;;
+        maxrss_kb=*) M_RSS=${kv#*=} ;;
+        rc=*) M_RC=${kv#*=} ;;
+        esac
+    done
+}
+
+# Best of $RUNS measured runs (by wall time; bytes and RSS of that run).
+measure_best() {
+    local bw=999999999 br=0 bs=0 rc=0
+    for _ in $(seq "$RUNS"); do
+        measure "$1" "$2"
+        if [ "$M_WALL" -lt "$bw" ]; then
+            bw=$M_WALL br=$M_RECV bs=$M_RSS rc=$M_RC
+        fi
+    done
+    M_WALL=$bw M_RECV=$br M_RSS=$bs M_RC=$rc
+}
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a / b }'; }
+pct() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.4f", 100 * a / b }'; }
+verdict() { # value limit
+    awk -v v="$1" -v l="$2" 'BEGIN { print (v <= l ? "ok" : "OVER") }'
+}
+
+case_message() { # table name -> message of that pg.checksum case
+    python3 -c '
+import json, sys
+r = json.load(open(sys.argv[1]))
+for c in r["checks"]:
+    for k in c["cases"]:
+        if k["name"] == sys.argv[2]:
+            print(k["status"], k["message"])' "$WORK/out.json" "$1"
+}
+
+checksum_bench() { # db rows
+    local db=$1 rows=$2 cfg floor ident changed size msg ids missing=0
+    cfg=$(config "$db")
+    echo
+    echo "== pg.checksum, $rows rows (best of $RUNS) =="
+    floor_once "$db" # warm the caches
+    floor=$(best floor_once "$db")
+    measure_best pg.checksum "$cfg"
+    ident=$M_WALL
+    msg=$(case_message public.bench)
+    size=$(sql source "$db" -c "SELECT pg_table_size('bench')")
+    printf '  floor (2 x psql)       %8d ms\n' "$floor"
+    printf '  pg.checksum identical  %8d ms   %s\n' "$ident" "$msg"
+    printf '  checksum/floor         %8s      (<= 1.15: %s)\n' \
+        "$(ratio "$ident" "$floor")" \
+        "$(verdict "$(ratio "$ident" "$floor")" 1.15)"
+    printf '  received/size          %7s%%      (%d of %d bytes; ' \
+        "$(pct "$M_RECV" "$size")" "$M_RECV" "$size"
+    printf '<= 0.1%%: %s)\n' "$(verdict "$(ratio "$M_RECV" "$size")" 0.001)"
+    printf '  peak RSS               %8d KiB  (<= 32768: %s)\n' "$M_RSS" \
+        "$(verdict "$M_RSS" 32768)"
+
+    # 10 rows changed on the target, spread over the table
+    ids=$(awk -v n="$rows" 'BEGIN { for (i = 0; i < 10; i++)
+        printf "%s%d", (i ? "," : ""), 1 + int(i * (n - 1) / 9) }')
+    sql target "$db" -c "UPDATE bench SET t = 'changed'
+                         WHERE id IN ($ids)" >/dev/null
+    measure_best pg.checksum "$cfg"
+    changed=$M_WALL
+    msg=$(case_message public.bench)
+    sql target "$db" -c "UPDATE bench SET t = md5(id::text)
+                         WHERE id IN ($ids)" >/dev/null
+    for id in ${ids//,/ }; do
+        case $msg in
+        *"id=$id (changed)"*) ;;
+        *) missing=$((missing + 1)) ;;
+        esac
+    done
+    printf '  pg.checksum 10 changed %8d ms   %s\n' "$changed" "$msg"
+    printf '  changed/identical      %8s      (<= 1.5: %s)\n' \
+        "$(ratio "$changed" "$ident")" \
+        "$(verdict "$(ratio "$changed" "$ident")" 1.5)"
+    printf '  keys named             %8d/10   (%s)\n' $((10 - missing)) \
+        "$([ $missing = 0 ] && echo ok || echo MISSING)"
+    printf '  received (changed)     %7s%%      peak RSS %d KiB\n' \
+        "$(pct "$M_RECV" "$size")" "$M_RSS"
+}
+
+raw_counts_once() { # per side JOBS sessions, each counting its share
+    local side k pids=()
+    for side in source target; do
+        for k in $(seq 0 $((JOBS - 1))); do
+            seq 1 200 | awk -v j=$JOBS -v k="$k" '($1 - 1) % j == k {
+                    printf "SELECT count(*) FROM t%d;\n", $1 }' |
+                psql "$(url "$side" bench_pg200)" -X -q -At >/dev/null &
+            pids+=($!)
+        done
+    done
+    wait "${pids[@]}"
+}
+
+rowcount_bench() {
+    local cfg raw rc msg
+    cfg=$(config bench_pg200)
+    echo
+    echo "== pg.rowcount, 200 tables x 20000 rows," \
+        "jobs $JOBS (best of $RUNS) =="
+    raw_counts_once
+    raw=$(best raw_counts_once)
+    measure_best pg.rowcount "$cfg"
+    rc=$M_WALL
+    msg=$(python3 -c '
+import json, sys
+r = json.load(open(sys.argv[1]))
+st = [k["status"] for c in r["checks"] for k in c["cases"]]
+print(len(st), "cases,", st.count("pass"), "pass")' "$WORK/out.json")
+    printf '  raw parallel counts    %8d ms\n' "$raw"
+    printf '  pg.rowcount            %8d ms   (%s)\n' "$rc" "$msg"
+    printf '  rowcount/raw           %8s      (<= 1.1: %s)\n' \
+        "$(ratio "$rc" "$raw")" "$(verdict "$(ratio "$rc" "$raw")" 1.1)"
+    printf '  peak RSS               %8d KiB\n' "$M_RSS"
+}
+
+make_big bench_pg 3000000
+make_200
+checksum_bench bench_pg 3000000
+rowcount_bench
+if [ $BIG = 1 ]; then
+    make_big bench_pg30 30000000
+    RUNS=1 checksum_bench bench_pg30 30000000
+fi
