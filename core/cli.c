@@ -75,6 +75,33 @@ static int usage_error(const char *fmt, ...)
     return CO_EXIT_USAGE;
 }
 
+/* What every command does with --help, a missing option value and an
+ * unknown option; getopt_long runs with a leading ':' in its optstring. */
+static int option_end(int c, char **argv)
+{
+    if (c == 'h') {
+        fputs(usage_text, stdout);
+        fputs(help_text, stdout);
+        return CO_EXIT_OK;
+    }
+    if (c == ':')
+        return usage_error("option %s needs a value", argv[optind - 1]);
+    return usage_error("unknown option %s", argv[optind - 1]);
+}
+
+/* --phase for `check` and `list`: 0, or 64 after saying why. */
+static int phase_option(const char *arg, unsigned *phase)
+{
+    int p = co_phase_parse(arg);
+
+    if (p < 0)
+        return usage_error("--phase must be pre, post, drift or all, not "
+                           "\"%s\"",
+                           arg);
+    *phase = (unsigned)p;
+    return 0;
+}
+
 /* Loads the config or prints why not. */
 static struct co_config *load_config(const char *path)
 {
@@ -176,6 +203,8 @@ static int check_out_dir(const char *path)
     return rc;
 }
 
+/* Fills a from the command line. Returns -1 to go on, or the exit code
+ * to leave with (0 after --help, 64 on a usage error). */
 static int parse_check_args(int argc, char **argv, struct check_args *a)
 {
     static const struct option opts[] = {
@@ -198,7 +227,7 @@ static int parse_check_args(int argc, char **argv, struct check_args *a)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    int c, phase;
+    int c;
 
     a->config = DEFAULT_CONFIG;
     a->color = "auto";
@@ -212,12 +241,8 @@ static int parse_check_args(int argc, char **argv, struct check_args *a)
             a->config = optarg;
             break;
         case OPT_PHASE:
-            phase = co_phase_parse(optarg);
-            if (phase < 0)
-                return usage_error("--phase must be pre, post, drift or "
-                                   "all, not \"%s\"",
-                                   optarg);
-            a->ro.phase = (unsigned)phase;
+            if (phase_option(optarg, &a->ro.phase) != 0)
+                return CO_EXIT_USAGE;
             break;
         case OPT_ONLY:
             co_strlist_add(&a->ro.only, optarg);
@@ -263,14 +288,8 @@ static int parse_check_args(int argc, char **argv, struct check_args *a)
         case 'v':
             a->verbose = true;
             break;
-        case 'h':
-            fputs(usage_text, stdout);
-            fputs(help_text, stdout);
-            return CO_EXIT_OK + 1000; /* "done, exit 0" */
-        case ':':
-            return usage_error("option %s needs a value", argv[optind - 1]);
         default:
-            return usage_error("unknown option %s", argv[optind - 1]);
+            return option_end(c, argv);
         }
     }
     if (optind < argc)
@@ -282,7 +301,7 @@ static int parse_check_args(int argc, char **argv, struct check_args *a)
             return usage_error("cannot write report \"%s\": its directory "
                                "does not exist or is not writable",
                                a->out[i]);
-    return 0;
+    return -1;
 }
 
 static bool want_color(const char *when, int fd)
@@ -340,10 +359,10 @@ static int cmd_check(int argc, char **argv)
 
     memset(&a, 0, sizeof(a));
     rc = parse_check_args(argc, argv, &a);
-    if (rc) {
+    if (rc >= 0) {
         co_strlist_free(&a.ro.only);
         co_strlist_free(&a.ro.skip);
-        return rc == 1000 ? CO_EXIT_OK : rc;
+        return rc;
     }
     if (a.baseline) {
         co_strlist_free(&a.ro.only);
@@ -479,15 +498,10 @@ static int cmd_list(int argc, char **argv)
     opterr = 0;
     optind = 1;
     while ((c = getopt_long(argc, argv, ":vh", opts, NULL)) != -1) {
-        int p;
         switch (c) {
         case OPT_PHASE:
-            p = co_phase_parse(optarg);
-            if (p < 0)
-                return usage_error("--phase must be pre, post, drift or "
-                                   "all, not \"%s\"",
-                                   optarg);
-            phase = (unsigned)p;
+            if (phase_option(optarg, &phase) != 0)
+                return CO_EXIT_USAGE;
             break;
         case 'v':
             verbose = true;
@@ -495,13 +509,8 @@ static int cmd_list(int argc, char **argv)
         case OPT_MAN:
             man = true;
             break;
-        case 'h':
-            fputs(usage_text, stdout);
-            return CO_EXIT_OK;
-        case ':':
-            return usage_error("option %s needs a value", argv[optind - 1]);
         default:
-            return usage_error("unknown option %s", argv[optind - 1]);
+            return option_end(c, argv);
         }
     }
     if (optind < argc)
@@ -533,13 +542,8 @@ static int cmd_config(int argc, char **argv)
         case 'c':
             path = optarg;
             break;
-        case 'h':
-            fputs(usage_text, stdout);
-            return CO_EXIT_OK;
-        case ':':
-            return usage_error("option %s needs a value", argv[optind - 1]);
         default:
-            return usage_error("unknown option %s", argv[optind - 1]);
+            return option_end(c, argv);
         }
     }
     if (optind < argc)
