@@ -165,18 +165,6 @@ static void compare(struct ext_ctx *c, const PGresult *s, const PGresult *t)
     }
 }
 
-static int open_pair(struct co_run *run, struct co_pg_pool *pool)
-{
-    if (co_pg_pool_open(pool, run, 1) == 0)
-        return 0;
-    if (pool->src[0]->err != CO_PG_OK)
-        co_pg_case_error(run, "source", pool->src[0]);
-    if (pool->tgt[0]->err != CO_PG_OK)
-        co_pg_case_error(run, "target", pool->tgt[0]);
-    co_pg_pool_close(pool);
-    return -1;
-}
-
 static int pg_extensions_run(struct co_run *run)
 {
     struct co_pg_pool pool;
@@ -184,7 +172,7 @@ static int pg_extensions_run(struct co_run *run)
     PGresult *r[2];
     struct ext_ctx c;
 
-    if (open_pair(run, &pool) < 0)
+    if (co_pg_pool_open_or_report(&pool, run, 1) < 0)
         return 0;
     pg[0] = pool.src[0];
     pg[1] = pool.tgt[0];

@@ -1230,6 +1230,20 @@ void co_pg_pool_close(struct co_pg_pool *pool)
     memset(pool, 0, sizeof(*pool));
 }
 
+int co_pg_pool_open_or_report(struct co_pg_pool *pool, struct co_run *run,
+                              int n)
+{
+    if (co_pg_pool_open(pool, run, n) == 0)
+        return 0;
+    for (int i = 0; i < 2; i++) {
+        const struct co_pg *pg = i == 0 ? pool->src[0] : pool->tgt[0];
+        if (pg == NULL || pg->err != CO_PG_OK)
+            co_pg_case_error(run, i == 0 ? "source" : "target", pg);
+    }
+    co_pg_pool_close(pool);
+    return -1;
+}
+
 /* One pair of sessions working on one job. */
 struct slot {
     struct op op[2];

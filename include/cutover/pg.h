@@ -71,8 +71,8 @@ struct co_pg *co_pg_connect(const struct co_run *run, bool source);
 /* Same with an explicit URL (tests, pg.query targets). */
 struct co_pg *co_pg_connect_url(const char *url, const char *side,
                                 const char *ca_file, bool tls_verify,
-                                const struct co_config *cfg,
-                                int64_t deadline, const atomic_int *cancel);
+                                const struct co_config *cfg, int64_t deadline,
+                                const atomic_int *cancel);
 void co_pg_free(struct co_pg *pg); /* NULL is fine */
 
 /* Runs one statement (with text params, may be NULL) and waits for the
@@ -109,9 +109,13 @@ struct co_pg_pool {
     struct co_pg **tgt;
     int n;
 };
-int co_pg_pool_open(struct co_pg_pool *pool, const struct co_run *run,
-                    int n);
+int co_pg_pool_open(struct co_pg_pool *pool, const struct co_run *run, int n);
 void co_pg_pool_close(struct co_pg_pool *pool);
+/* co_pg_pool_open for a check: when no pair can be opened, adds an `error`
+ * case named "source" / "target" for each side that could not be
+ * reached, closes the pool and returns -1. */
+int co_pg_pool_open_or_report(struct co_pg_pool *pool, struct co_run *run,
+                              int n);
 typedef char *(*co_pg_sql_fn)(size_t job, void *payload);
 typedef void (*co_pg_done_fn)(size_t job, PGresult *out[2],
                               struct co_pg *pair[2], void *payload);
