@@ -20,6 +20,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "checkrun.h"
 #include "cutover/util.h"
 #include "testutil.h"
 
@@ -87,101 +88,12 @@ static void servfail_stop(struct servfail *s)
     close(s->fd);
 }
 
-/* ---- running the binary ----------------------------------------------- */
-
-struct outcome {
-    int status;
-    int64_t took_ms;
-    json_t *report;
-    char *text;
-};
-
-static void run_check(const char *config, const char *phase, struct outcome *o)
-{
-    char *dir = tu_tmpdir();
-    char *cfg = tu_write_file(dir, "cutover.yml", config);
-    char *json = co_asprintf("%s/report.json", dir);
-    const char *argv[] = {"cutover", "check",  "-c", cfg, "--phase",
-                          phase,     "--json", json, NULL};
-    struct tu_proc p;
-    json_error_t jerr;
-    int64_t t0 = co_now_ms();
-
-    ck_assert_int_eq(tu_run(&p, argv, NULL, dir, 60), 0);
-    o->took_ms = co_now_ms() - t0;
-    o->status = p.status;
-    o->text = co_asprintf("exit %d\n--- stdout\n%s\n--- stderr\n%s", p.status,
-                          p.out ? p.out : "", p.err ? p.err : "");
-    o->report = json_load_file(json, 0, &jerr);
-    ck_assert_msg(o->report != NULL, "no JSON report (%s): %s", jerr.text,
-                  o->text);
-    tu_proc_free(&p);
-    free(json);
-    free(cfg);
-    free(dir);
-}
-
-static void outcome_free(struct outcome *o)
-{
-    json_decref(o->report);
-    free(o->text);
-}
-
-static json_t *cases_of(const struct outcome *o, const char *check,
-                        const char *resource)
-{
-    json_t *checks = json_object_get(o->report, "checks"), *c;
-    size_t i;
-
-    ck_assert_msg(json_is_array(checks), "no checks array: %s", o->text);
-    json_array_foreach(checks, i, c)
-    {
-        const char *id = json_string_value(json_object_get(c, "check"));
-        const char *res = json_string_value(json_object_get(c, "resource"));
-        if (id && res && strcmp(id, check) == 0 && strcmp(res, resource) == 0)
-            return json_object_get(c, "cases");
-    }
-    return NULL;
-}
-
-/* Asserts the case `name` of check/resource: status and message words
- * (NULL-ended). */
-static void expect_case(const struct outcome *o, const char *check,
-                        const char *resource, const char *name,
-                        const char *status, const char *const *words)
-{
-    json_t *cases = cases_of(o, check, resource), *c;
-    size_t i;
-
-    ck_assert_msg(cases != NULL, "no %s result for %s: %s", check, resource,
-                  o->text);
-    json_array_foreach(cases, i, c)
-    {
-        const char *n = json_string_value(json_object_get(c, "name"));
-        const char *st = json_string_value(json_object_get(c, "status"));
-        const char *msg = json_string_value(json_object_get(c, "message"));
-        if (n == NULL || strcmp(n, name) != 0)
-            continue;
-        ck_assert_msg(strcmp(st, status) == 0, "%s %s: want %s, got %s: %s",
-                      check, name, status, st, msg);
-        for (size_t w = 0; words[w] != NULL; w++)
-            ck_assert_msg(strstr(msg, words[w]) != NULL,
-                          "%s %s: \"%s\" not in \"%s\"", check, name, words[w],
-                          msg);
-        return;
-    }
-    ck_assert_msg(0, "%s/%s: no case \"%s\": %s", check, resource, name,
-                  o->text);
-}
-
-#define W(...) ((const char *const[]){__VA_ARGS__, NULL})
-
 /* ---- tests ------------------------------------------------------------ */
 
 START_TEST(test_ttl_chain)
 {
     const char *dns = tu_tb("CUTOVER_TB_DNS");
-    struct outcome o;
+    struct tu_outcome o;
     char *cfg, name[128];
 
     cfg = co_asprintf("version: 1\n"
@@ -192,30 +104,30 @@ START_TEST(test_ttl_chain)
                       "  slow-ttl.cutover.test: {ttl_max: 3600}\n"
                       "  open.cutover.test: {ttl_max: 60}\n",
                       dns);
-    run_check(cfg, "pre", &o);
+    tu_check_run(cfg, TU_WORDS("--phase", "pre"), NULL, 60, &o);
     /* The 300 s A record is fine; the CNAME ahead of it is not. */
     snprintf(name, sizeof(name), "legacy.cutover.test @ %s", dns);
-    expect_case(&o, "dns.ttl", "legacy.cutover.test", name, "fail",
-                W("CNAME legacy.cutover.test -> "
-                  "app-1234.herokudns.cutover.test TTL 86400 s",
-                  "over ttl_max 300 s", dns));
+    tu_expect(&o, "dns.ttl", "legacy.cutover.test", name, "fail",
+              TU_WORDS("CNAME legacy.cutover.test -> "
+                       "app-1234.herokudns.cutover.test TTL 86400 s",
+                       "over ttl_max 300 s", dns));
     snprintf(name, sizeof(name), "app.cutover.test @ %s", dns);
-    expect_case(
+    tu_expect(
         &o, "dns.ttl", "app.cutover.test", name, "pass",
-        W("CNAME app.cutover.test", "TTL 300 s", "127.0.0.1 TTL 60 s"));
+        TU_WORDS("CNAME app.cutover.test", "TTL 300 s", "127.0.0.1 TTL 60 s"));
     snprintf(name, sizeof(name), "slow-ttl.cutover.test @ %s", dns);
-    expect_case(
-        &o, "dns.ttl", "slow-ttl.cutover.test", name, "fail",
-        W("A slow-ttl.cutover.test 127.0.0.1 TTL 86400 s", "ttl_max 3600 s"));
+    tu_expect(&o, "dns.ttl", "slow-ttl.cutover.test", name, "fail",
+              TU_WORDS("A slow-ttl.cutover.test 127.0.0.1 TTL 86400 s",
+                       "ttl_max 3600 s"));
     snprintf(name, sizeof(name), "open.cutover.test @ %s", dns);
-    expect_case(&o, "dns.ttl", "open.cutover.test", name, "pass",
-                W("within ttl_max 60 s"));
-    ck_assert_msg(cases_of(&o, "dns.resolve", "app.cutover.test") == NULL ||
-                      json_array_size(cases_of(&o, "dns.resolve",
+    tu_expect(&o, "dns.ttl", "open.cutover.test", name, "pass",
+              TU_WORDS("within ttl_max 60 s"));
+    ck_assert_msg(tu_cases(&o, "dns.resolve", "app.cutover.test") == NULL ||
+                      json_array_size(tu_cases(&o, "dns.resolve",
                                                "app.cutover.test")) == 0,
                   "dns.resolve ran in pre: %s", o.text);
     ck_assert_msg(o.status == 1, "%s", o.text);
-    outcome_free(&o);
+    tu_outcome_free(&o);
     free(cfg);
 }
 END_TEST
@@ -224,7 +136,7 @@ START_TEST(test_resolve_stale_and_acme)
 {
     const char *dns = tu_tb("CUTOVER_TB_DNS");
     const char *stale = tu_tb("CUTOVER_TB_DNS_STALE");
-    struct outcome o;
+    struct tu_outcome o;
     char *cfg, name[128], acme[128], stalew[128];
 
     cfg = co_asprintf(
@@ -238,31 +150,32 @@ START_TEST(test_resolve_stale_and_acme)
         "  v6.cutover.test: {expect_addresses: [\"::2\"], resolvers: "
         "[\"%s\"]}\n",
         dns, stale, dns);
-    run_check(cfg, "post", &o);
+    tu_check_run(cfg, TU_WORDS("--phase", "post"), NULL, 60, &o);
     snprintf(name, sizeof(name), "app.cutover.test @ %s", dns);
-    expect_case(&o, "dns.resolve", "app.cutover.test", name, "pass",
-                W("-> CNAME elb-demo-1234.aptible.cutover.test -> 127.0.0.1"));
+    tu_expect(
+        &o, "dns.resolve", "app.cutover.test", name, "pass",
+        TU_WORDS("-> CNAME elb-demo-1234.aptible.cutover.test -> 127.0.0.1"));
     snprintf(name, sizeof(name), "app.cutover.test @ %s", stale);
-    expect_case(&o, "dns.resolve", "app.cutover.test", name, "fail",
-                W("does not reach the expected CNAME "
-                  "elb-demo-1234.aptible.cutover.test",
-                  "app-1234.herokudns.cutover.test"));
+    tu_expect(&o, "dns.resolve", "app.cutover.test", name, "fail",
+              TU_WORDS("does not reach the expected CNAME "
+                       "elb-demo-1234.aptible.cutover.test",
+                       "app-1234.herokudns.cutover.test"));
     snprintf(stalew, sizeof(stalew), "stale: %s", stale);
-    expect_case(&o, "dns.resolve", "app.cutover.test", "resolvers agree",
-                "fail", W("answers differ between resolvers", stalew));
+    tu_expect(&o, "dns.resolve", "app.cutover.test", "resolvers agree", "fail",
+              TU_WORDS("answers differ between resolvers", stalew));
     snprintf(acme, sizeof(acme), "_acme-challenge.app.cutover.test @ %s", dns);
-    expect_case(&o, "dns.resolve", "app.cutover.test", acme, "pass",
-                W("CNAME to acme.elb-demo-1234.aptible.cutover.test"));
+    tu_expect(&o, "dns.resolve", "app.cutover.test", acme, "pass",
+              TU_WORDS("CNAME to acme.elb-demo-1234.aptible.cutover.test"));
     snprintf(name, sizeof(name), "open.cutover.test @ %s", stale);
-    expect_case(&o, "dns.resolve", "open.cutover.test", name, "pass",
-                W("open.cutover.test -> 127.0.0.1"));
-    expect_case(&o, "dns.resolve", "open.cutover.test", "resolvers agree",
-                "pass", W("2 resolvers agree"));
+    tu_expect(&o, "dns.resolve", "open.cutover.test", name, "pass",
+              TU_WORDS("open.cutover.test -> 127.0.0.1"));
+    tu_expect(&o, "dns.resolve", "open.cutover.test", "resolvers agree",
+              "pass", TU_WORDS("2 resolvers agree"));
     snprintf(name, sizeof(name), "v6.cutover.test @ %s", dns);
-    expect_case(&o, "dns.resolve", "v6.cutover.test", name, "fail",
-                W("answers ::1, not an expected address"));
+    tu_expect(&o, "dns.resolve", "v6.cutover.test", name, "fail",
+              TU_WORDS("answers ::1, not an expected address"));
     ck_assert_msg(o.status == 1, "%s", o.text);
-    outcome_free(&o);
+    tu_outcome_free(&o);
     free(cfg);
 }
 END_TEST
@@ -274,7 +187,7 @@ START_TEST(test_failures_told_apart)
 {
     const char *dns = tu_tb("CUTOVER_TB_DNS");
     struct servfail sf;
-    struct outcome o;
+    struct tu_outcome o;
     int silent_port, silent = udp_socket(&silent_port);
     char *cfg, name[128];
 
@@ -288,21 +201,21 @@ START_TEST(test_failures_told_apart)
                       "checks:\n"
                       "  dns.resolve: {timeout: 1s}\n",
                       dns, sf.port, silent_port);
-    run_check(cfg, "post", &o);
+    tu_check_run(cfg, TU_WORDS("--phase", "post"), NULL, 60, &o);
     snprintf(name, sizeof(name), "nosuch.cutover.test @ %s", dns);
-    expect_case(&o, "dns.resolve", "nosuch.cutover.test", name, "fail",
-                W("NXDOMAIN", "nosuch.cutover.test"));
+    tu_expect(&o, "dns.resolve", "nosuch.cutover.test", name, "fail",
+              TU_WORDS("NXDOMAIN", "nosuch.cutover.test"));
     snprintf(name, sizeof(name), "open.cutover.test @ 127.0.0.1:%d", sf.port);
-    expect_case(&o, "dns.resolve", "open.cutover.test", name, "fail",
-                W("SERVFAIL"));
+    tu_expect(&o, "dns.resolve", "open.cutover.test", name, "fail",
+              TU_WORDS("SERVFAIL"));
     snprintf(name, sizeof(name), "open.cutover.test @ 127.0.0.1:%d",
              silent_port);
-    expect_case(&o, "dns.resolve", "open.cutover.test", name, "error",
-                W("timed out"));
+    tu_expect(&o, "dns.resolve", "open.cutover.test", name, "error",
+              TU_WORDS("timed out"));
     ck_assert_msg(o.took_ms < 5000, "took %lld ms: %s", (long long)o.took_ms,
                   o.text);
     ck_assert_msg(o.status == 1, "%s", o.text);
-    outcome_free(&o);
+    tu_outcome_free(&o);
     free(cfg);
     servfail_stop(&sf);
     close(silent);
@@ -315,7 +228,7 @@ END_TEST
 START_TEST(test_authoritative_without_ns)
 {
     const char *dns = tu_tb("CUTOVER_TB_DNS");
-    struct outcome o;
+    struct tu_outcome o;
     char *cfg, name[128];
 
     cfg = co_asprintf("version: 1\n"
@@ -325,14 +238,14 @@ START_TEST(test_authoritative_without_ns)
                       "    authoritative: true\n"
                       "    resolvers: [\"%s\"]\n",
                       dns);
-    run_check(cfg, "pre", &o);
-    expect_case(&o, "dns.ttl", "open.cutover.test", "authoritative", "warn",
-                W("no NS records found for open.cutover.test"));
+    tu_check_run(cfg, TU_WORDS("--phase", "pre"), NULL, 60, &o);
+    tu_expect(&o, "dns.ttl", "open.cutover.test", "authoritative", "warn",
+              TU_WORDS("no NS records found for open.cutover.test"));
     snprintf(name, sizeof(name), "open.cutover.test @ %s", dns);
-    expect_case(&o, "dns.ttl", "open.cutover.test", name, "pass",
-                W("TTL 60 s"));
+    tu_expect(&o, "dns.ttl", "open.cutover.test", name, "pass",
+              TU_WORDS("TTL 60 s"));
     ck_assert_msg(o.status == 0, "%s", o.text);
-    outcome_free(&o);
+    tu_outcome_free(&o);
     free(cfg);
 }
 END_TEST
@@ -344,7 +257,7 @@ START_TEST(test_many_names)
     const char *dns = tu_tb("CUTOVER_TB_DNS");
     const char *stale = tu_tb("CUTOVER_TB_DNS_STALE");
     struct co_buf b;
-    struct outcome o;
+    struct tu_outcome o;
     char name[128];
 
     co_buf_init(&b);
@@ -354,15 +267,15 @@ START_TEST(test_many_names)
                 dns, stale);
     for (int i = 0; i < 40; i++)
         co_buf_addf(&b, "  n%d.cutover.test: {}\n", i);
-    run_check(b.s, "post", &o);
+    tu_check_run(b.s, TU_WORDS("--phase", "post"), NULL, 60, &o);
     snprintf(name, sizeof(name), "n39.cutover.test @ %s", stale);
-    expect_case(&o, "dns.resolve", "n39.cutover.test", name, "fail",
-                W("NXDOMAIN"));
+    tu_expect(&o, "dns.resolve", "n39.cutover.test", name, "fail",
+              TU_WORDS("NXDOMAIN"));
     ck_assert_int_eq(json_integer_value(json_object_get(
                          json_object_get(o.report, "summary"), "failed")),
                      80);
     ck_assert_msg(o.took_ms < 3000, "took %lld ms", (long long)o.took_ms);
-    outcome_free(&o);
+    tu_outcome_free(&o);
     co_buf_free(&b);
 }
 END_TEST

@@ -18,6 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "checkrun.h"
 #include "cutover/util.h"
 #include "testutil.h"
 
@@ -99,95 +100,9 @@ static void responder_stop(struct responder *r)
 
 /* ---- running the binary ----------------------------------------------- */
 
-struct outcome {
-    int status;
-    int64_t took_ms;
-    json_t *report;
-    char *text;
-};
-
-static void run_check(const char *config, const char *phase, struct outcome *o)
-{
-    char *dir = tu_tmpdir();
-    char *cfg = tu_write_file(dir, "cutover.yml", config);
-    char *json = co_asprintf("%s/report.json", dir);
-    const char *argv[] = {"cutover", "check",  "-c", cfg, "--phase",
-                          phase,     "--json", json, NULL};
-    struct tu_proc p;
-    json_error_t jerr;
-    int64_t t0 = co_now_ms();
-
-    /* A proxy from the caller's environment would take the requests
-     * elsewhere: the test bed is local. */
-    static const char *const env[] = {"no_proxy=*", "NO_PROXY=*", NULL};
-    ck_assert_int_eq(tu_run(&p, argv, env, dir, 60), 0);
-    o->took_ms = co_now_ms() - t0;
-    o->status = p.status;
-    o->text = co_asprintf("exit %d\n--- stdout\n%s\n--- stderr\n%s", p.status,
-                          p.out ? p.out : "", p.err ? p.err : "");
-    o->report = json_load_file(json, 0, &jerr);
-    ck_assert_msg(o->report != NULL, "no JSON report (%s): %s", jerr.text,
-                  o->text);
-    tu_proc_free(&p);
-    free(json);
-    free(cfg);
-    free(dir);
-}
-
-static void outcome_free(struct outcome *o)
-{
-    json_decref(o->report);
-    free(o->text);
-}
-
-static json_t *cases_of(const struct outcome *o, const char *check,
-                        const char *resource)
-{
-    json_t *checks = json_object_get(o->report, "checks"), *c;
-    size_t i;
-
-    ck_assert_msg(json_is_array(checks), "no checks array: %s", o->text);
-    json_array_foreach(checks, i, c)
-    {
-        const char *id = json_string_value(json_object_get(c, "check"));
-        const char *res = json_string_value(json_object_get(c, "resource"));
-        if (id && res && strcmp(id, check) == 0 && strcmp(res, resource) == 0)
-            return json_object_get(c, "cases");
-    }
-    return NULL;
-}
-
-/* Asserts the case `name` of check/resource: status and message words
- * (NULL-ended). */
-static void expect_case(const struct outcome *o, const char *check,
-                        const char *resource, const char *name,
-                        const char *status, const char *const *words)
-{
-    json_t *cases = cases_of(o, check, resource), *c;
-    size_t i;
-
-    ck_assert_msg(cases != NULL, "no %s result for %s: %s", check, resource,
-                  o->text);
-    json_array_foreach(cases, i, c)
-    {
-        const char *n = json_string_value(json_object_get(c, "name"));
-        const char *st = json_string_value(json_object_get(c, "status"));
-        const char *msg = json_string_value(json_object_get(c, "message"));
-        if (n == NULL || strcmp(n, name) != 0)
-            continue;
-        ck_assert_msg(strcmp(st, status) == 0, "%s %s: want %s, got %s: %s",
-                      check, name, status, st, msg);
-        for (size_t w = 0; words[w] != NULL; w++)
-            ck_assert_msg(strstr(msg, words[w]) != NULL,
-                          "%s %s: \"%s\" not in \"%s\"", check, name, words[w],
-                          msg);
-        return;
-    }
-    ck_assert_msg(0, "%s/%s: no case \"%s\": %s", check, resource, name,
-                  o->text);
-}
-
-#define W(...) ((const char *const[]){__VA_ARGS__, NULL})
+/* A proxy from the caller's environment would take the requests
+ * elsewhere: the test bed is local. */
+static const char *const no_proxy_env[] = {"no_proxy=*", "NO_PROXY=*", NULL};
 
 /* ---- tests ------------------------------------------------------------ */
 
@@ -195,7 +110,7 @@ START_TEST(test_statuses_and_latency)
 {
     const char *http = tu_tb("CUTOVER_TB_HTTP");
     const char *good = tu_tb("CUTOVER_TB_HTTPS_GOOD");
-    struct outcome o;
+    struct tu_outcome o;
     char *cfg, *u_ok, *u_fail, *u_redir, *u_tls, *u_ct, *u_closed;
 
     u_ok = co_asprintf("%s/healthz", http);
@@ -226,28 +141,30 @@ START_TEST(test_statuses_and_latency)
         tu_tb("CUTOVER_TB_DNS"), u_ok, u_ok, u_fail, u_redir, u_redir, u_redir,
         u_tls, tu_tb("CUTOVER_TB_CA"), u_ct, good, tu_tb("CUTOVER_TB_CA"),
         u_tls, u_closed);
-    run_check(cfg, "post", &o);
-    expect_case(
-        &o, "http.probe", "ok", u_ok, "pass",
-        W("HTTP 200, body matches", "connect ", "first byte ", "total "));
-    expect_case(&o, "http.probe", "body", u_ok, "fail",
-                W("HTTP 200 but the body does not contain \"healthy\""));
-    expect_case(&o, "http.probe", "fail", u_fail, "fail",
-                W("HTTP 503, expected 2xx/3xx"));
-    expect_case(&o, "http.probe", "redir", u_redir, "pass", W("HTTP 302"));
-    expect_case(&o, "http.probe", "redir200", u_redir, "fail",
-                W("HTTP 302, expected 200"));
-    expect_case(&o, "http.probe", "follow", u_redir, "pass", W("HTTP 200"));
-    expect_case(&o, "http.probe", "tls", u_tls, "pass",
-                W("HTTP 200, body matches", "from 127.0.0.1:", "TLS "));
-    expect_case(&o, "http.probe", "via", u_ct, "pass",
-                W("HTTP 200 from 127.0.0.1:", "TLS "));
+    tu_check_run(cfg, TU_WORDS("--phase", "post"), no_proxy_env, 60, &o);
+    tu_expect(&o, "http.probe", "ok", u_ok, "pass",
+              TU_WORDS("HTTP 200, body matches", "connect ", "first byte ",
+                       "total "));
+    tu_expect(&o, "http.probe", "body", u_ok, "fail",
+              TU_WORDS("HTTP 200 but the body does not contain \"healthy\""));
+    tu_expect(&o, "http.probe", "fail", u_fail, "fail",
+              TU_WORDS("HTTP 503, expected 2xx/3xx"));
+    tu_expect(&o, "http.probe", "redir", u_redir, "pass",
+              TU_WORDS("HTTP 302"));
+    tu_expect(&o, "http.probe", "redir200", u_redir, "fail",
+              TU_WORDS("HTTP 302, expected 200"));
+    tu_expect(&o, "http.probe", "follow", u_redir, "pass",
+              TU_WORDS("HTTP 200"));
+    tu_expect(&o, "http.probe", "tls", u_tls, "pass",
+              TU_WORDS("HTTP 200, body matches", "from 127.0.0.1:", "TLS "));
+    tu_expect(&o, "http.probe", "via", u_ct, "pass",
+              TU_WORDS("HTTP 200 from 127.0.0.1:", "TLS "));
     /* The system store does not know the test CA. */
-    expect_case(&o, "http.probe", "untrusted", u_tls, "fail", W("TLS: "));
-    expect_case(&o, "http.probe", "closed", u_closed, "fail",
-                W("connection refused"));
+    tu_expect(&o, "http.probe", "untrusted", u_tls, "fail", TU_WORDS("TLS: "));
+    tu_expect(&o, "http.probe", "closed", u_closed, "fail",
+              TU_WORDS("connection refused"));
     ck_assert_msg(o.status == 1, "%s", o.text);
-    outcome_free(&o);
+    tu_outcome_free(&o);
     free(cfg);
     free(u_ok);
     free(u_fail);
@@ -262,7 +179,7 @@ END_TEST
  * deadline, not a hung task. */
 START_TEST(test_silent_times_out)
 {
-    struct outcome o;
+    struct tu_outcome o;
     char *cfg, *url = co_asprintf("http://%s/", tu_tb("CUTOVER_TB_SILENT"));
 
     cfg = co_asprintf("version: 1\n"
@@ -272,10 +189,10 @@ START_TEST(test_silent_times_out)
                       "checks:\n"
                       "  http.probe: {timeout: 1s}\n",
                       url);
-    run_check(cfg, "post", &o);
-    expect_case(&o, "http.probe", "silent", url, "fail", W("timed out"));
+    tu_check_run(cfg, TU_WORDS("--phase", "post"), no_proxy_env, 60, &o);
+    tu_expect(&o, "http.probe", "silent", url, "fail", TU_WORDS("timed out"));
     ck_assert_msg(o.took_ms < 4000, "took %lld ms", (long long)o.took_ms);
-    outcome_free(&o);
+    tu_outcome_free(&o);
     free(cfg);
     free(url);
 }
@@ -284,7 +201,7 @@ END_TEST
 START_TEST(test_method_and_headers_sent)
 {
     struct responder r;
-    struct outcome o;
+    struct tu_outcome o;
     char *cfg, *url;
 
     responder_start(&r, "HTTP/1.1 201 Created\r\nContent-Length: 7\r\n"
@@ -300,23 +217,24 @@ START_TEST(test_method_and_headers_sent)
                       "    expect_status: 201\n"
                       "    expect_body: created\n",
                       tu_tb("CUTOVER_TB_DNS"), url);
-    run_check(cfg, "post", &o);
-    expect_case(&o, "http.probe", "hook", url, "pass",
-                W("HTTP 201, body matches", "resolve "));
+    tu_check_run(cfg, TU_WORDS("--phase", "post"), no_proxy_env, 60, &o);
+    tu_expect(&o, "http.probe", "hook", url, "pass",
+              TU_WORDS("HTTP 201, body matches", "resolve "));
     ck_assert_msg(strncmp(r.request, "POST /hook HTTP/1.1", 19) == 0, "%s",
                   r.request);
     ck_assert_msg(strstr(r.request, "X-Probe: cutover-test\r\n") != NULL, "%s",
                   r.request);
     ck_assert_msg(strstr(r.request, "Host: open.cutover.test:") != NULL, "%s",
                   r.request);
-    outcome_free(&o);
+    tu_outcome_free(&o);
     free(cfg);
     free(url);
     responder_stop(&r);
 }
 END_TEST
 
-static void egress_run(const char *body, const char *cidrs, struct outcome *o)
+static void egress_run(const char *body, const char *cidrs,
+                       struct tu_outcome *o)
 {
     struct responder r;
     char *resp, *cfg;
@@ -329,7 +247,7 @@ static void egress_run(const char *body, const char *cidrs, struct outcome *o)
                       "egress: {url: \"http://127.0.0.1:%d/ip\", "
                       "expect_cidrs: [%s]}\n",
                       r.port, cidrs);
-    run_check(cfg, "post", o);
+    tu_check_run(cfg, TU_WORDS("--phase", "post"), no_proxy_env, 60, o);
     free(cfg);
     responder_stop(&r);
     free(resp);
@@ -339,29 +257,29 @@ static void egress_run(const char *body, const char *cidrs, struct outcome *o)
  * the addresses it names. */
 START_TEST(test_egress)
 {
-    struct outcome o;
+    struct tu_outcome o;
 
     egress_run("10.20.30.40\n", "\"192.168.0.0/16\", \"10.20.30.0/24\"", &o);
-    expect_case(&o, "net.egress", "egress", "egress IP", "pass",
-                W("10.20.30.40", "within 10.20.30.0/24"));
+    tu_expect(&o, "net.egress", "egress", "egress IP", "pass",
+              TU_WORDS("10.20.30.40", "within 10.20.30.0/24"));
     ck_assert_msg(o.status == 0, "%s", o.text);
-    outcome_free(&o);
+    tu_outcome_free(&o);
 
     egress_run("{\"ip\": \"10.20.31.1\"}", "\"10.20.30.0/24\"", &o);
-    expect_case(&o, "net.egress", "egress", "egress IP", "fail",
-                W("10.20.31.1", "not in", "10.20.30.0/24"));
-    outcome_free(&o);
+    tu_expect(&o, "net.egress", "egress", "egress IP", "fail",
+              TU_WORDS("10.20.31.1", "not in", "10.20.30.0/24"));
+    tu_outcome_free(&o);
 
     egress_run("fd00::5", "\"fd00::/64\"", &o);
-    expect_case(&o, "net.egress", "egress", "egress IP", "pass",
-                W("fd00::5", "within fd00::/64"));
-    outcome_free(&o);
+    tu_expect(&o, "net.egress", "egress", "egress IP", "pass",
+              TU_WORDS("fd00::5", "within fd00::/64"));
+    tu_outcome_free(&o);
 
     egress_run("ok", "\"10.0.0.0/8\"", &o);
-    expect_case(&o, "net.egress", "egress", "egress IP", "error",
-                W("not an IP address", "\"ok\""));
+    tu_expect(&o, "net.egress", "egress", "egress IP", "error",
+              TU_WORDS("not an IP address", "\"ok\""));
     ck_assert_msg(o.status == 2, "%s", o.text);
-    outcome_free(&o);
+    tu_outcome_free(&o);
 }
 END_TEST
 

@@ -20,135 +20,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "checkrun.h"
 #include "cutover/util.h"
 #include "pgfixture.h"
 #include "testutil.h"
 
 #define CHECK_ID "pg.checksum"
-
-/* ---- running the binary ----------------------------------------------- */
-
-struct outcome {
-    int status;
-    json_t *report;
-    char *text; /* stdout + stderr, for failure messages */
-};
-
-/* Runs `cutover check --only CHECK_ID` on source/target URLs with an
- * optional `checks:` body for the check's params. */
-static void run_urls(const char *src, const char *tgt, const char *params,
-                     struct outcome *o)
-{
-    char *dir = tu_tmpdir();
-    char *cfg_text =
-        co_asprintf("version: 1\n"
-                    "settings: {timeout: 60s}\n"
-                    "postgres:\n"
-                    "  main:\n"
-                    "    source: \"%s\"\n"
-                    "    target: \"%s\"\n"
-                    "%s%s%s",
-                    src, tgt, params ? "checks:\n  " CHECK_ID ": {" : "",
-                    params ? params : "", params ? "}\n" : "");
-    char *cfg = tu_write_file(dir, "cutover.yml", cfg_text);
-    char *json = co_asprintf("%s/report.json", dir);
-    const char *argv[] = {"cutover", "check", "-c",     cfg,
-                          "--phase", "post",  "--only", CHECK_ID,
-                          "--json",  json,    NULL};
-    const char *pw = tu_tb("CUTOVER_TB_PG_PASSWORD");
-    struct tu_proc p;
-    json_error_t jerr;
-    char *all;
-
-    ck_assert_int_eq(tu_run(&p, argv, NULL, dir, 120), 0);
-    o->status = p.status;
-    o->text = co_asprintf("exit %d\n--- stdout\n%s\n--- stderr\n%s", p.status,
-                          p.out ? p.out : "", p.err ? p.err : "");
-    o->report = json_load_file(json, 0, &jerr);
-    ck_assert_msg(o->report != NULL, "no JSON report (%s): %s", jerr.text,
-                  o->text);
-    all = tu_read_file(json, NULL);
-    ck_assert_msg(pw == NULL ||
-                      (strstr(o->text, pw) == NULL && strstr(all, pw) == NULL),
-                  "the password leaked: %s", o->text);
-    free(all);
-    tu_proc_free(&p);
-    free(json);
-    free(cfg);
-    free(cfg_text);
-    free(dir);
-}
-
-static void run_db(const char *db, const char *params, struct outcome *o)
-{
-    char *src = tu_pg_url("source", db), *tgt = tu_pg_url("target", db);
-
-    run_urls(src, tgt, params, o);
-    free(src);
-    free(tgt);
-}
-
-static void outcome_free(struct outcome *o)
-{
-    json_decref(o->report);
-    free(o->text);
-}
-
-static json_t *cases(const struct outcome *o)
-{
-    json_t *checks = json_object_get(o->report, "checks"), *c;
-    size_t i;
-
-    json_array_foreach(checks, i, c)
-    {
-        const char *id = json_string_value(json_object_get(c, "check"));
-        if (id && strcmp(id, CHECK_ID) == 0)
-            return json_object_get(c, "cases");
-    }
-    ck_abort_msg("no %s result: %s", CHECK_ID, o->text);
-    return NULL;
-}
-
-static const char *field(json_t *c, const char *key)
-{
-    const char *v = json_string_value(json_object_get(c, key));
-    return v ? v : "";
-}
-
-/* The case named `name`, asserting status and words in its message. */
-static json_t *expect(const struct outcome *o, const char *name,
-                      const char *status, const char *const *words)
-{
-    json_t *all = cases(o), *c;
-    size_t i;
-
-    json_array_foreach(all, i, c)
-    {
-        if (strcmp(field(c, "name"), name) != 0)
-            continue;
-        ck_assert_msg(strcmp(field(c, "status"), status) == 0,
-                      "%s: want %s, got %s: %s", name, status,
-                      field(c, "status"), field(c, "message"));
-        for (size_t w = 0; words && words[w]; w++)
-            ck_assert_msg(strstr(field(c, "message"), words[w]) != NULL,
-                          "%s: \"%s\" not in \"%s\"", name, words[w],
-                          field(c, "message"));
-        return c;
-    }
-    ck_abort_msg("no case %s: %s", name, o->text);
-    return NULL;
-}
-
-static size_t count_status(const struct outcome *o, const char *status)
-{
-    json_t *all = cases(o), *c;
-    size_t i, n = 0;
-
-    json_array_foreach(all, i, c) n += strcmp(field(c, "status"), status) == 0;
-    return n;
-}
-
-#define W(...) ((const char *const[]){__VA_ARGS__, NULL})
 
 /* ---- fixtures --------------------------------------------------------- */
 
@@ -208,29 +85,31 @@ START_TEST(test_faithful_copy_passes)
         "public.ints", "public.uids",        "public.texts",
         "public.comp", "public.events_2024", "public.events_2025",
         "public.uq",   "public.empty",       ODD};
-    struct outcome o;
+    struct tu_outcome o;
     json_t *c;
 
     make_db("pg_checksum_copy");
-    run_db("pg_checksum_copy", DEEP, &o);
+    tu_check_pg_db(CHECK_ID, "pg_checksum_copy", DEEP, &o);
     for (size_t i = 0; i < sizeof(tables) / sizeof(tables[0]); i++)
-        expect(&o, tables[i], "pass", W("rows, checksums match"));
-    c = expect(&o, "public.ints", "pass", W("3000 rows, checksums match"));
-    ck_assert_str_eq(field(c, "source"), "3000 rows");
-    ck_assert_str_eq(field(c, "target"), "3000 rows");
-    expect(&o, "public.empty", "pass", W("0 rows"));
-    expect(&o, "public.nopk", "pass",
-           W("100 rows, checksums match", "no primary key"));
+        tu_expect(&o, CHECK_ID, NULL, tables[i], "pass",
+                  TU_WORDS("rows, checksums match"));
+    c = tu_expect(&o, CHECK_ID, NULL, "public.ints", "pass",
+                  TU_WORDS("3000 rows, checksums match"));
+    ck_assert_str_eq(tu_field(c, "source"), "3000 rows");
+    ck_assert_str_eq(tu_field(c, "target"), "3000 rows");
+    tu_expect(&o, CHECK_ID, NULL, "public.empty", "pass", TU_WORDS("0 rows"));
+    tu_expect(&o, CHECK_ID, NULL, "public.nopk", "pass",
+              TU_WORDS("100 rows, checksums match", "no primary key"));
     /* partitions are compared, their parent is not a table of its own */
-    ck_assert_int_eq(json_array_size(cases(&o)), 10);
+    ck_assert_int_eq(json_array_size(tu_need_cases(&o, CHECK_ID, NULL)), 10);
     ck_assert_msg(o.status == 0, "%s", o.text);
-    outcome_free(&o);
+    tu_outcome_free(&o);
 }
 END_TEST
 
 START_TEST(test_drift_names_keys)
 {
-    struct outcome o;
+    struct tu_outcome o;
     char *uid, *want;
 
     make_db("pg_checksum_drift");
@@ -248,34 +127,40 @@ START_TEST(test_drift_names_keys)
     uid =
         tu_pg_query("source", "pg_checksum_drift", "SELECT md5('777')::uuid");
     want = co_asprintf("1 row differs: id=%s (changed)", uid);
-    run_db("pg_checksum_drift", DEEP, &o);
-    expect(&o, "public.ints", "fail",
-           W("3 rows differ: id=17 (missing on target), id=42 (changed), "
-             "id=5000 (only on target)"));
-    expect(&o, "public.uids", "fail", W(want));
-    expect(&o, "public.texts", "fail",
-           W("1 row differs: k=key 1234 (changed)"));
-    expect(&o, "public.comp", "fail",
-           W("1 row differs: (tenant, name)=(1, n1000) (changed)"));
-    expect(&o, "public.events_2024", "pass", W("checksums match"));
-    expect(&o, "public.events_2025", "fail",
-           W("1 row differs: (id, at)=(500, 2025-05-15) (changed)"));
-    expect(
-        &o, "public.nopk", "fail",
-        W("contents differ", "source 100 rows, target 100", "no primary key"));
-    expect(&o, "public.uq", "fail", W("1 row differs: a=7 (changed)"));
-    expect(&o, ODD, "fail", W("1 row differs: r=3 (changed)"));
-    expect(&o, "public.empty", "pass", W("0 rows"));
+    tu_check_pg_db(CHECK_ID, "pg_checksum_drift", DEEP, &o);
+    tu_expect(
+        &o, CHECK_ID, NULL, "public.ints", "fail",
+        TU_WORDS("3 rows differ: id=17 (missing on target), id=42 (changed), "
+                 "id=5000 (only on target)"));
+    tu_expect(&o, CHECK_ID, NULL, "public.uids", "fail", TU_WORDS(want));
+    tu_expect(&o, CHECK_ID, NULL, "public.texts", "fail",
+              TU_WORDS("1 row differs: k=key 1234 (changed)"));
+    tu_expect(&o, CHECK_ID, NULL, "public.comp", "fail",
+              TU_WORDS("1 row differs: (tenant, name)=(1, n1000) (changed)"));
+    tu_expect(&o, CHECK_ID, NULL, "public.events_2024", "pass",
+              TU_WORDS("checksums match"));
+    tu_expect(&o, CHECK_ID, NULL, "public.events_2025", "fail",
+              TU_WORDS("1 row differs: (id, at)=(500, 2025-05-15) (changed)"));
+    tu_expect(&o, CHECK_ID, NULL, "public.nopk", "fail",
+              TU_WORDS("contents differ", "source 100 rows, target 100",
+                       "no primary key"));
+    tu_expect(&o, CHECK_ID, NULL, "public.uq", "fail",
+              TU_WORDS("1 row differs: a=7 (changed)"));
+    tu_expect(&o, CHECK_ID, NULL, ODD, "fail",
+              TU_WORDS("1 row differs: r=3 (changed)"));
+    tu_expect(&o, CHECK_ID, NULL, "public.empty", "pass", TU_WORDS("0 rows"));
     ck_assert_msg(o.status == 1, "%s", o.text);
-    outcome_free(&o);
+    tu_outcome_free(&o);
 
     /* the default segment sizes find the same rows */
-    run_db("pg_checksum_drift", NULL, &o);
-    expect(&o, "public.ints", "fail",
-           W("3 rows differ: id=17 (missing on target), id=42 (changed), "
-             "id=5000 (only on target)"));
-    expect(&o, "public.comp", "fail", W("(tenant, name)=(1, n1000)"));
-    outcome_free(&o);
+    tu_check_pg_db(CHECK_ID, "pg_checksum_drift", NULL, &o);
+    tu_expect(
+        &o, CHECK_ID, NULL, "public.ints", "fail",
+        TU_WORDS("3 rows differ: id=17 (missing on target), id=42 (changed), "
+                 "id=5000 (only on target)"));
+    tu_expect(&o, CHECK_ID, NULL, "public.comp", "fail",
+              TU_WORDS("(tenant, name)=(1, n1000)"));
+    tu_outcome_free(&o);
     free(want);
     free(uid);
 }
@@ -283,25 +168,27 @@ END_TEST
 
 START_TEST(test_max_keys_truncates)
 {
-    struct outcome o;
+    struct tu_outcome o;
 
     make_db("pg_checksum_many");
     tu_pg_sql("target", "pg_checksum_many",
               "UPDATE ints SET name = 'changed' WHERE id % 100 = 0;"
               "DELETE FROM texts;"
               "DELETE FROM comp WHERE tenant = 2;");
-    run_db("pg_checksum_many", DEEP ", max_keys: 3", &o);
-    expect(&o, "public.ints", "fail",
-           W("30 rows differ: id=100 (changed), id=200 (changed), "
-             "id=300 (changed) and 27 more"));
+    tu_check_pg_db(CHECK_ID, "pg_checksum_many", DEEP ", max_keys: 3", &o);
+    tu_expect(&o, CHECK_ID, NULL, "public.ints", "fail",
+              TU_WORDS("30 rows differ: id=100 (changed), id=200 (changed), "
+                       "id=300 (changed) and 27 more"));
     /* empty on the target: counted, and the first keys named */
-    expect(&o, "public.texts", "fail",
-           W("2000 rows differ: k=key 1 (missing on target), k=key 10 "
-             "(missing on target), k=key 100 (missing on target) and "
-             "1997 more"));
-    expect(&o, "public.comp", "fail",
-           W("667 rows differ", "(tenant, name)=(2, ", "and 664 more"));
-    outcome_free(&o);
+    tu_expect(
+        &o, CHECK_ID, NULL, "public.texts", "fail",
+        TU_WORDS("2000 rows differ: k=key 1 (missing on target), k=key 10 "
+                 "(missing on target), k=key 100 (missing on target) and "
+                 "1997 more"));
+    tu_expect(
+        &o, CHECK_ID, NULL, "public.comp", "fail",
+        TU_WORDS("667 rows differ", "(tenant, name)=(2, ", "and 664 more"));
+    tu_outcome_free(&o);
 }
 END_TEST
 
@@ -309,17 +196,19 @@ START_TEST(test_chunked_first_pass)
 {
     const char *log = tu_tb("CUTOVER_TB_PG_SOURCE_LOG");
     size_t before = 0, after = 0;
-    struct outcome o;
+    struct tu_outcome o;
     char *text;
 
     make_db("pg_checksum_chunk");
     free(tu_read_file(log, &before));
-    run_db("pg_checksum_chunk", "chunk_bytes: 65536", &o);
-    expect(&o, "public.ints", "pass", W("3000 rows, checksums match"));
-    expect(&o, "public.uids", "pass", W("2000 rows, checksums match"));
-    expect(&o, "public.nopk", "pass", W("100 rows"));
+    tu_check_pg_db(CHECK_ID, "pg_checksum_chunk", "chunk_bytes: 65536", &o);
+    tu_expect(&o, CHECK_ID, NULL, "public.ints", "pass",
+              TU_WORDS("3000 rows, checksums match"));
+    tu_expect(&o, CHECK_ID, NULL, "public.uids", "pass",
+              TU_WORDS("2000 rows, checksums match"));
+    tu_expect(&o, CHECK_ID, NULL, "public.nopk", "pass", TU_WORDS("100 rows"));
     ck_assert_msg(o.status == 0, "%s", o.text);
-    outcome_free(&o);
+    tu_outcome_free(&o);
     /* the first pass of ints was cut into block ranges */
     text = tu_read_file(log, &after);
     ck_assert_ptr_nonnull(text);
@@ -331,49 +220,41 @@ START_TEST(test_chunked_first_pass)
     tu_pg_sql("target", "pg_checksum_chunk",
               "DELETE FROM ints WHERE id IN (1, 1500, 3000);"
               "UPDATE uids SET v = -1 WHERE v = 5;");
-    run_db("pg_checksum_chunk", "chunk_bytes: 65536", &o);
-    expect(&o, "public.ints", "fail",
-           W("3 rows differ: id=1 (missing on target), id=1500 (missing "
-             "on target), id=3000 (missing on target)"));
-    expect(&o, "public.uids", "fail", W("1 row differs: id="));
-    outcome_free(&o);
+    tu_check_pg_db(CHECK_ID, "pg_checksum_chunk", "chunk_bytes: 65536", &o);
+    tu_expect(
+        &o, CHECK_ID, NULL, "public.ints", "fail",
+        TU_WORDS("3 rows differ: id=1 (missing on target), id=1500 (missing "
+                 "on target), id=3000 (missing on target)"));
+    tu_expect(&o, CHECK_ID, NULL, "public.uids", "fail",
+              TU_WORDS("1 row differs: id="));
+    tu_outcome_free(&o);
 }
 END_TEST
 
 START_TEST(test_columns_differ_compares_common)
 {
-    struct outcome o;
+    struct tu_outcome o;
 
     make_db("pg_checksum_cols");
     tu_pg_sql("target", "pg_checksum_cols",
               "ALTER TABLE texts ADD COLUMN extra int DEFAULT 7;"
               "ALTER TABLE uq DROP COLUMN b;");
-    run_db("pg_checksum_cols", NULL, &o);
-    expect(&o, "public.texts", "pass",
-           W("2000 rows, checksums match", "columns both sides have"));
-    expect(&o, "public.uq", "pass", W("columns both sides have"));
-    expect(&o, "public.ints", "pass", W("checksums match"));
-    outcome_free(&o);
+    tu_check_pg_db(CHECK_ID, "pg_checksum_cols", NULL, &o);
+    tu_expect(
+        &o, CHECK_ID, NULL, "public.texts", "pass",
+        TU_WORDS("2000 rows, checksums match", "columns both sides have"));
+    tu_expect(&o, CHECK_ID, NULL, "public.uq", "pass",
+              TU_WORDS("columns both sides have"));
+    tu_expect(&o, CHECK_ID, NULL, "public.ints", "pass",
+              TU_WORDS("checksums match"));
+    tu_outcome_free(&o);
 }
 END_TEST
 
 START_TEST(test_unreachable_target_is_error)
 {
-    struct outcome o;
-    char *src, *tgt;
-
     make_db("pg_checksum_down");
-    src = tu_pg_url("source", "pg_checksum_down");
-    tgt = co_asprintf("postgres://cutover:x@127.0.0.1:%s/pg_checksum_down"
-                      "?sslmode=require",
-                      tu_tb("CUTOVER_TB_CLOSED_PORT"));
-    run_urls(src, tgt, NULL, &o);
-    expect(&o, "target", "error", W("refused"));
-    ck_assert_int_eq(count_status(&o, "pass"), 0);
-    ck_assert_msg(o.status == 2, "%s", o.text);
-    outcome_free(&o);
-    free(src);
-    free(tgt);
+    tu_expect_pg_target_down(CHECK_ID, "pg_checksum_down");
 }
 END_TEST
 

@@ -19,6 +19,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "checkrun.h"
 #include "cutover/util.h"
 #include "testutil.h"
 
@@ -80,88 +81,20 @@ static void targets_close(struct targets *t)
     close(t->dns_fd);
 }
 
-/* ---- running the binary ----------------------------------------------- */
-
-struct outcome {
-    int status;
-    int64_t took_ms;
-    json_t *report;
-    char *text; /* stdout + stderr, for failure messages */
-};
-
-static void run_check(const char *config, const char *phase, struct outcome *o)
-{
-    char *dir = tu_tmpdir();
-    char *cfg = tu_write_file(dir, "cutover.yml", config);
-    char *json = co_asprintf("%s/report.json", dir);
-    const char *argv[] = {"cutover", "check",  "-c", cfg, "--phase",
-                          phase,     "--json", json, NULL};
-    struct tu_proc p;
-    json_error_t jerr;
-    int64_t t0 = co_now_ms();
-
-    ck_assert_int_eq(tu_run(&p, argv, NULL, dir, 30), 0);
-    o->took_ms = co_now_ms() - t0;
-    o->status = p.status;
-    o->text = co_asprintf("exit %d\n--- stdout\n%s\n--- stderr\n%s", p.status,
-                          p.out ? p.out : "", p.err ? p.err : "");
-    o->report = json_load_file(json, 0, &jerr);
-    ck_assert_msg(o->report != NULL, "no JSON report (%s): %s", jerr.text,
-                  o->text);
-    tu_proc_free(&p);
-    free(json);
-    free(cfg);
-    free(dir);
-}
-
-static void outcome_free(struct outcome *o)
-{
-    json_decref(o->report);
-    free(o->text);
-}
-
-/* The cases of tcp.reach on `resource`, or NULL when it did not run. */
-static json_t *cases_of(const struct outcome *o, const char *resource)
-{
-    json_t *checks = json_object_get(o->report, "checks"), *c;
-    size_t i;
-
-    ck_assert_msg(json_is_array(checks), "no checks array: %s", o->text);
-    json_array_foreach(checks, i, c)
-    {
-        const char *id = json_string_value(json_object_get(c, "check"));
-        const char *res = json_string_value(json_object_get(c, "resource"));
-        if (id && res && strcmp(id, "tcp.reach") == 0 &&
-            strcmp(res, resource) == 0)
-            return json_object_get(c, "cases");
-    }
-    return NULL;
-}
+/* ---- reading the report ---------------------------------------------- */
 
 /* Asserts the one case of `resource`: its name, status, and that its
  * message contains every word in words (NULL-ended). */
-static void expect_case(const struct outcome *o, const char *resource,
+static void expect_case(const struct tu_outcome *o, const char *resource,
                         const char *name, const char *status,
                         const char *const *words)
 {
-    json_t *cases = cases_of(o, resource), *c;
-    const char *msg;
+    json_t *cases = tu_need_cases(o, "tcp.reach", resource), *c;
 
-    ck_assert_msg(cases != NULL, "no tcp.reach result for %s: %s", resource,
-                  o->text);
     ck_assert_msg(json_array_size(cases) == 1, "%s: %zu cases: %s", resource,
                   json_array_size(cases), o->text);
-    c = json_array_get(cases, 0);
-    ck_assert_str_eq(json_string_value(json_object_get(c, "name")), name);
-    msg = json_string_value(json_object_get(c, "message"));
-    ck_assert_ptr_nonnull(msg);
-    ck_assert_msg(
-        strcmp(json_string_value(json_object_get(c, "status")), status) == 0,
-        "%s: want %s, got %s: %s", resource, status,
-        json_string_value(json_object_get(c, "status")), msg);
-    for (size_t i = 0; words[i] != NULL; i++)
-        ck_assert_msg(strstr(msg, words[i]) != NULL,
-                      "%s: \"%s\" not in \"%s\"", resource, words[i], msg);
+    c = tu_expect(o, "tcp.reach", resource, name, status, words);
+    ck_assert_ptr_nonnull(json_string_value(json_object_get(c, "message")));
 }
 
 static const char *tb_dns(void)
@@ -174,7 +107,7 @@ static const char *tb_dns(void)
 START_TEST(test_each_outcome_told_apart)
 {
     struct targets t;
-    struct outcome o;
+    struct tu_outcome o;
     char *cfg, open[64], named[64], refused[64], syn[64], w1[160], w2[160];
 
     targets_open(&t);
@@ -195,7 +128,7 @@ START_TEST(test_each_outcome_told_apart)
                       "checks:\n"
                       "  tcp.reach: {timeout: 500ms}\n",
                       tb_dns(), open, named, refused, syn);
-    run_check(cfg, "post", &o);
+    tu_check_run(cfg, TU_WORDS("--phase", "post"), NULL, 30, &o);
 
     snprintf(w1, sizeof(w1), "connected to %s in", open);
     expect_case(&o, "open", open, "pass",
@@ -214,7 +147,7 @@ START_TEST(test_each_outcome_told_apart)
     /* One 500 ms timeout, everything else local: a few seconds at most
      * even with the tasks run one after another. */
     ck_assert_msg(o.took_ms < 5000, "took %lld ms", (long long)o.took_ms);
-    outcome_free(&o);
+    tu_outcome_free(&o);
     free(cfg);
     targets_close(&t);
 }
@@ -223,7 +156,7 @@ END_TEST
 START_TEST(test_pass_only_exits_zero)
 {
     struct targets t;
-    struct outcome o;
+    struct tu_outcome o;
     char *cfg, open[64], w[160];
 
     targets_open(&t);
@@ -234,14 +167,14 @@ START_TEST(test_pass_only_exits_zero)
                       "  open: \"%s\"\n"
                       "  named: \"open.cutover.test:%d\"\n",
                       tb_dns(), open, t.open_port);
-    run_check(cfg, "pre", &o);
+    tu_check_run(cfg, TU_WORDS("--phase", "pre"), NULL, 30, &o);
     snprintf(w, sizeof(w), "connected to %s", open);
     expect_case(&o, "open", open, "pass", (const char *const[]){w, NULL});
     ck_assert_msg(o.status == 0, "%s", o.text);
     ck_assert_int_eq(json_integer_value(json_object_get(
                          json_object_get(o.report, "summary"), "passed")),
                      2);
-    outcome_free(&o);
+    tu_outcome_free(&o);
     free(cfg);
     targets_close(&t);
 }
@@ -252,7 +185,7 @@ END_TEST
 START_TEST(test_dead_resolver_is_error)
 {
     struct targets t;
-    struct outcome o;
+    struct tu_outcome o;
     char *cfg, named[64];
 
     targets_open(&t);
@@ -264,13 +197,13 @@ START_TEST(test_dead_resolver_is_error)
                       "checks:\n"
                       "  tcp.reach: {timeout: 500ms}\n",
                       t.dns_port, named);
-    run_check(cfg, "post", &o);
+    tu_check_run(cfg, TU_WORDS("--phase", "post"), NULL, 30, &o);
     expect_case(&o, "named", named, "error",
                 (const char *const[]){"could not resolve open.cutover.test",
                                       "timed out", NULL});
     ck_assert_msg(o.status == 2, "%s", o.text);
     ck_assert_msg(o.took_ms < 5000, "took %lld ms", (long long)o.took_ms);
-    outcome_free(&o);
+    tu_outcome_free(&o);
     free(cfg);
     targets_close(&t);
 }
@@ -279,7 +212,7 @@ END_TEST
 START_TEST(test_not_run_in_drift)
 {
     struct targets t;
-    struct outcome o;
+    struct tu_outcome o;
     char *cfg;
 
     targets_open(&t);
@@ -288,14 +221,14 @@ START_TEST(test_not_run_in_drift)
                       "  open: \"127.0.0.1:%d\"\n"
                       "  refused: \"127.0.0.1:%d\"\n",
                       t.open_port, t.refused_port);
-    run_check(cfg, "drift", &o);
+    tu_check_run(cfg, TU_WORDS("--phase", "drift"), NULL, 30, &o);
     for (size_t i = 0; i < 2; i++) {
-        json_t *cases = cases_of(&o, i == 0 ? "open" : "refused");
+        json_t *cases = tu_cases(&o, "tcp.reach", i == 0 ? "open" : "refused");
         ck_assert_msg(cases == NULL || json_array_size(cases) == 0,
                       "tcp.reach ran in drift: %s", o.text);
     }
     ck_assert_msg(o.status == 0, "%s", o.text);
-    outcome_free(&o);
+    tu_outcome_free(&o);
     free(cfg);
     targets_close(&t);
 }

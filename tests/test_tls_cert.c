@@ -18,97 +18,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "checkrun.h"
 #include "cutover/util.h"
 #include "testutil.h"
-
-/* ---- running the binary ----------------------------------------------- */
-
-struct outcome {
-    int status;
-    int64_t took_ms;
-    json_t *report;
-    char *text;
-};
-
-static void run_check(const char *config, const char *phase, struct outcome *o)
-{
-    char *dir = tu_tmpdir();
-    char *cfg = tu_write_file(dir, "cutover.yml", config);
-    char *json = co_asprintf("%s/report.json", dir);
-    const char *argv[] = {"cutover", "check",  "-c", cfg, "--phase",
-                          phase,     "--json", json, NULL};
-    struct tu_proc p;
-    json_error_t jerr;
-    int64_t t0 = co_now_ms();
-
-    ck_assert_int_eq(tu_run(&p, argv, NULL, dir, 60), 0);
-    o->took_ms = co_now_ms() - t0;
-    o->status = p.status;
-    o->text = co_asprintf("exit %d\n--- stdout\n%s\n--- stderr\n%s", p.status,
-                          p.out ? p.out : "", p.err ? p.err : "");
-    o->report = json_load_file(json, 0, &jerr);
-    ck_assert_msg(o->report != NULL, "no JSON report (%s): %s", jerr.text,
-                  o->text);
-    tu_proc_free(&p);
-    free(json);
-    free(cfg);
-    free(dir);
-}
-
-static void outcome_free(struct outcome *o)
-{
-    json_decref(o->report);
-    free(o->text);
-}
-
-static json_t *cases_of(const struct outcome *o, const char *check,
-                        const char *resource)
-{
-    json_t *checks = json_object_get(o->report, "checks"), *c;
-    size_t i;
-
-    ck_assert_msg(json_is_array(checks), "no checks array: %s", o->text);
-    json_array_foreach(checks, i, c)
-    {
-        const char *id = json_string_value(json_object_get(c, "check"));
-        const char *res = json_string_value(json_object_get(c, "resource"));
-        if (id && res && strcmp(id, check) == 0 && strcmp(res, resource) == 0)
-            return json_object_get(c, "cases");
-    }
-    return NULL;
-}
-
-/* Asserts the case `name` of check/resource: status and message words
- * (NULL-ended). */
-static void expect_case(const struct outcome *o, const char *check,
-                        const char *resource, const char *name,
-                        const char *status, const char *const *words)
-{
-    json_t *cases = cases_of(o, check, resource), *c;
-    size_t i;
-
-    ck_assert_msg(cases != NULL, "no %s result for %s: %s", check, resource,
-                  o->text);
-    json_array_foreach(cases, i, c)
-    {
-        const char *n = json_string_value(json_object_get(c, "name"));
-        const char *st = json_string_value(json_object_get(c, "status"));
-        const char *msg = json_string_value(json_object_get(c, "message"));
-        if (n == NULL || strcmp(n, name) != 0)
-            continue;
-        ck_assert_msg(strcmp(st, status) == 0, "%s %s: want %s, got %s: %s",
-                      check, name, status, st, msg);
-        for (size_t w = 0; words[w] != NULL; w++)
-            ck_assert_msg(strstr(msg, words[w]) != NULL,
-                          "%s %s: \"%s\" not in \"%s\"", check, name, words[w],
-                          msg);
-        return;
-    }
-    ck_assert_msg(0, "%s/%s: no case \"%s\": %s", check, resource, name,
-                  o->text);
-}
-
-#define W(...) ((const char *const[]){__VA_ARGS__, NULL})
 
 /* ---- a self-signed TLS 1.1 server ------------------------------------ */
 
@@ -176,7 +88,7 @@ START_TEST(test_self_signed_and_old_protocol)
 {
     int port = free_port();
     pid_t pid = self_signed_server(port);
-    struct outcome o;
+    struct tu_outcome o;
     char *cfg;
 
     cfg = co_asprintf("version: 1\n"
@@ -185,13 +97,13 @@ START_TEST(test_self_signed_and_old_protocol)
                       "  self: {url: \"https://app.cutover.test/\", "
                       "connect_to: \"127.0.0.1:%d\"}\n",
                       port);
-    run_check(cfg, "pre", &o);
+    tu_check_run(cfg, TU_WORDS("--phase", "pre"), NULL, 60, &o);
     kill(pid, SIGTERM);
-    expect_case(&o, "tls.cert", "self", "app.cutover.test:443", "fail",
-                W("self-signed certificate",
-                  "protocol TLSv1.1 too old (tls_min_version 1.2)",
-                  "issuer CN=app.cutover.test", "TLSv1.1"));
-    outcome_free(&o);
+    tu_expect(&o, "tls.cert", "self", "app.cutover.test:443", "fail",
+              TU_WORDS("self-signed certificate",
+                       "protocol TLSv1.1 too old (tls_min_version 1.2)",
+                       "issuer CN=app.cutover.test", "TLSv1.1"));
+    tu_outcome_free(&o);
     free(cfg);
 }
 END_TEST
@@ -207,16 +119,16 @@ static const char *const detail_words[] = {
     "ECDHE-",
     NULL};
 
-static void expect_details(const struct outcome *o, const char *resource,
+static void expect_details(const struct tu_outcome *o, const char *resource,
                            const char *name, const char *status)
 {
-    expect_case(o, "tls.cert", resource, name, status, detail_words);
+    tu_expect(o, "tls.cert", resource, name, status, detail_words);
 }
 
 START_TEST(test_certificates_told_apart)
 {
     const char *ca = tu_tb("CUTOVER_TB_CA");
-    struct outcome o;
+    struct tu_outcome o;
     char *cfg;
 
     cfg = co_asprintf(
@@ -247,52 +159,53 @@ START_TEST(test_certificates_told_apart)
         tu_tb("CUTOVER_TB_HTTPS_UNKNOWNCA"), ca,
         tu_tb("CUTOVER_TB_HTTPS_GOOD"), ca,
         tu_tb("CUTOVER_TB_HTTPS_UNKNOWNCA"));
-    run_check(cfg, "pre", &o);
+    tu_check_run(cfg, TU_WORDS("--phase", "pre"), NULL, 60, &o);
 
     char good[64], name[64];
     snprintf(good, sizeof(good), "app.cutover.test:%s",
              tu_tb("CUTOVER_TB_HTTPS_GOOD"));
     expect_details(&o, "good", good, "pass");
     expect_details(&o, "via", "app.cutover.test:443", "pass");
-    expect_case(&o, "tls.cert", "via", "app.cutover.test:443", "pass",
-                W("via 127.0.0.1:"));
+    tu_expect(&o, "tls.cert", "via", "app.cutover.test:443", "pass",
+              TU_WORDS("via 127.0.0.1:"));
 
     snprintf(name, sizeof(name), "app.cutover.test:%s",
              tu_tb("CUTOVER_TB_HTTPS_EXPIRED"));
-    expect_case(&o, "tls.cert", "expired", name, "fail",
-                W("certificate expired on 2020-", "subject CN=", "SAN DNS:"));
+    tu_expect(
+        &o, "tls.cert", "expired", name, "fail",
+        TU_WORDS("certificate expired on 2020-", "subject CN=", "SAN DNS:"));
     snprintf(name, sizeof(name), "app.cutover.test:%s",
              tu_tb("CUTOVER_TB_HTTPS_WRONGHOST"));
-    expect_case(
-        &o, "tls.cert", "wrong", name, "fail",
-        W("wrong host", "hostname mismatch", "SAN DNS:wrong.example.invalid"));
+    tu_expect(&o, "tls.cert", "wrong", name, "fail",
+              TU_WORDS("wrong host", "hostname mismatch",
+                       "SAN DNS:wrong.example.invalid"));
     snprintf(name, sizeof(name), "app.cutover.test:%s",
              tu_tb("CUTOVER_TB_HTTPS_EXPIRING"));
-    expect_case(&o, "tls.cert", "soon", name, "fail",
-                W("expiring soon", "under cert_min_days 14"));
-    expect_case(&o, "tls.cert", "soonish", name, "warn",
-                W("expiring soon", "under twice cert_min_days 3"));
+    tu_expect(&o, "tls.cert", "soon", name, "fail",
+              TU_WORDS("expiring soon", "under cert_min_days 14"));
+    tu_expect(&o, "tls.cert", "soonish", name, "warn",
+              TU_WORDS("expiring soon", "under twice cert_min_days 3"));
     snprintf(name, sizeof(name), "app.cutover.test:%s",
              tu_tb("CUTOVER_TB_HTTPS_UNKNOWNCA"));
-    expect_case(&o, "tls.cert", "unknown", name, "fail",
-                W("unknown CA", "issuer CN=cutover unknown CA"));
+    tu_expect(&o, "tls.cert", "unknown", name, "fail",
+              TU_WORDS("unknown CA", "issuer CN=cutover unknown CA"));
     /* Without ca_file the system store does not know the test CA either;
      * with tls_verify: false that is not held against the endpoint. */
-    expect_case(&o, "tls.cert", "unverified", name, "pass",
-                W("verification off"));
+    tu_expect(&o, "tls.cert", "unverified", name, "pass",
+              TU_WORDS("verification off"));
     snprintf(name, sizeof(name), "127.0.0.1:%s",
              tu_tb("CUTOVER_TB_HTTPS_GOOD"));
-    expect_case(&o, "tls.cert", "old", name, "fail",
-                W("protocol TLSv1.2 too old (tls_min_version 1.3)"));
+    tu_expect(&o, "tls.cert", "old", name, "fail",
+              TU_WORDS("protocol TLSv1.2 too old (tls_min_version 1.3)"));
     ck_assert_msg(o.status == 1, "%s", o.text);
-    outcome_free(&o);
+    tu_outcome_free(&o);
     free(cfg);
 }
 END_TEST
 
 START_TEST(test_unreachable)
 {
-    struct outcome o;
+    struct tu_outcome o;
     char *cfg;
 
     cfg = co_asprintf("version: 1\n"
@@ -304,18 +217,18 @@ START_TEST(test_unreachable)
                       "connect_to: \"127.0.0.1:%s\"}\n",
                       tu_tb("CUTOVER_TB_SILENT"),
                       tu_tb("CUTOVER_TB_CLOSED_PORT"));
-    run_check(cfg, "post", &o);
-    json_t *silent = cases_of(&o, "tls.cert", "silent");
+    tu_check_run(cfg, TU_WORDS("--phase", "post"), NULL, 60, &o);
+    json_t *silent = tu_cases(&o, "tls.cert", "silent");
     ck_assert_msg(silent != NULL && json_array_size(silent) >= 1, "%s",
                   o.text);
     const char *msg = json_string_value(
         json_object_get(json_array_get(silent, 0), "message"));
     ck_assert_msg(msg != NULL && strstr(msg, "timed out") != NULL, "%s",
                   o.text);
-    expect_case(&o, "tls.cert", "closed", "app.cutover.test:443", "fail",
-                W("connection refused"));
+    tu_expect(&o, "tls.cert", "closed", "app.cutover.test:443", "fail",
+              TU_WORDS("connection refused"));
     ck_assert_msg(o.took_ms < 6000, "took %lld ms", (long long)o.took_ms);
-    outcome_free(&o);
+    tu_outcome_free(&o);
     free(cfg);
 }
 END_TEST
