@@ -60,7 +60,7 @@ struct tally {
     bool summarise;
 };
 
-/* ---- tolerance -------------------------------------------------------- */
+/* ---- tolerance ---------------------------------------------------------- */
 
 /* The allowance for one table: the last `tolerances` entry matching it,
  * else `tolerance`. A malformed entry is reported once by the caller. */
@@ -104,7 +104,7 @@ static void check_tolerances(struct co_run *run)
     }
 }
 
-/* ---- verdicts --------------------------------------------------------- */
+/* ---- verdicts ----------------------------------------------------------- */
 
 /* " (partition of public.events)" or " (all partitions)" or "". */
 static char *what(const struct co_pgtab *t)
@@ -158,7 +158,7 @@ static void report_count(struct co_run *run, const struct job *j,
     free(w);
 }
 
-/* ---- exact counts over the pool --------------------------------------- */
+/* ---- exact counts over the pool ----------------------------------------- */
 
 static char *count_sql(size_t i, void *payload)
 {
@@ -240,7 +240,7 @@ static void report_exact(struct co_run *run, struct co_pgtab_pair *pairs,
     free(c.jobs);
 }
 
-/* ---- estimates -------------------------------------------------------- */
+/* ---- estimates ---------------------------------------------------------- */
 
 static void report_estimate(struct co_run *run, const struct co_pgtab_pair *p)
 {
@@ -282,7 +282,7 @@ static void report_estimates(struct co_run *run, struct co_pgtab_pair *pairs,
     }
 }
 
-/* ---- run -------------------------------------------------------------- */
+/* ---- run ---------------------------------------------------------------- */
 
 static int rowcount_run(struct co_run *run)
 {
@@ -293,7 +293,7 @@ static int rowcount_run(struct co_run *run)
     bool estimate = co_param_bool(run, "estimate");
 
     check_tolerances(run);
-    if (co_pgtab_open(run, &pool) != 0)
+    if (co_pg_pool_open_or_report(&pool, run, 1) != 0)
         return 0;
     if (co_pgtab_fetch((struct co_pg *[2]){pool.src[0], pool.tgt[0]}, run,
                        lists, &pairs, &npairs) != 0) {

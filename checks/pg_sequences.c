@@ -77,7 +77,7 @@ struct seqs {
     size_t n;
 };
 
-/* ---- listing ---------------------------------------------------------- */
+/* ---- listing ------------------------------------------------------------ */
 
 static char *quoted2(const char *a, const char *b)
 {
@@ -139,7 +139,7 @@ static void build(const struct co_run *run, const PGresult *r, struct seqs *l)
     }
 }
 
-/* ---- reading values --------------------------------------------------- */
+/* ---- reading values ----------------------------------------------------- */
 
 /* Runs one UNION ALL batch on one side; rows are (index, a, b). */
 static int run_batch(struct co_run *run, struct co_pg *pg, struct co_buf *sql,
@@ -217,7 +217,7 @@ static int read_side(struct co_run *run, struct co_pg *pg, struct seqs *l,
     return rc;
 }
 
-/* ---- verdicts --------------------------------------------------------- */
+/* ---- verdicts ----------------------------------------------------------- */
 
 /* The value nextval() returns next. */
 static __int128 next_value(const struct seq *s)
@@ -347,7 +347,7 @@ static void report(struct co_run *run, struct seqs l[2])
     }
 }
 
-/* ---- run -------------------------------------------------------------- */
+/* ---- run ---------------------------------------------------------------- */
 
 static int sequences_run(struct co_run *run)
 {
@@ -357,7 +357,7 @@ static int sequences_run(struct co_run *run)
     struct seqs l[2];
 
     memset(l, 0, sizeof(l));
-    if (co_pgtab_open(run, &pool) != 0)
+    if (co_pg_pool_open_or_report(&pool, run, 1) != 0)
         return 0;
     pg[0] = pool.src[0];
     pg[1] = pool.tgt[0];

@@ -332,19 +332,6 @@ int co_pgtab_fetch(struct co_pg *pg[2], struct co_run *run,
     return rc == 0 ? 0 : -1;
 }
 
-int co_pgtab_open(struct co_run *run, struct co_pg_pool *pool)
-{
-    if (co_pg_pool_open(pool, run, 1) == 0)
-        return 0;
-    for (int i = 0; i < 2; i++) {
-        const struct co_pg *pg = i == 0 ? pool->src[0] : pool->tgt[0];
-        if (pg == NULL || pg->err != CO_PG_OK)
-            co_pg_case_error(run, i == 0 ? "source" : "target", pg);
-    }
-    co_pg_pool_close(pool);
-    return -1;
-}
-
 void co_pgtab_grow(struct co_pg_pool *pool, const struct co_run *run, int n)
 {
     struct co_pg_pool more;

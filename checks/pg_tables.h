@@ -80,12 +80,8 @@ int co_pgtab_fetch(struct co_pg *pg[2], struct co_run *run,
                    size_t *npairs);
 void co_pgtab_list_free(struct co_pgtab_list *l);
 
-/* Opens one session pair (pool->n == 1); pair 0 lists the tables. A
- * side that cannot be reached gets an `error` case named after it
- * ("source", "target") and -1 is returned with the pool closed. */
-int co_pgtab_open(struct co_run *run, struct co_pg_pool *pool);
-
-/* Grows the pool to n pairs (all connecting at once) for work on many
+/* Grows a pool opened with co_pg_pool_open_or_report (one pair, which
+ * lists the tables) to n pairs, all connecting at once, for work on many
  * tables. Pairs that fail to connect are left out: the work runs on
  * fewer sessions (slower, still correct). */
 void co_pgtab_grow(struct co_pg_pool *pool, const struct co_run *run, int n);

@@ -8,7 +8,7 @@
 #   BINARY   the cutover binary (default: $CUTOVER_BIN, else build/cutover)
 #   --big    also 30M rows (about 2 GB per cluster, several minutes more)
 #   --fresh  drop and recreate the benchmark databases
-#   --runs N timed runs per measurement, the best one counts (default 3)
+#   --runs N rounds of measurements, the best of each counts (default 3)
 #
 # Uses the running test bed (ci/services start). Creates, on both
 # clusters, `bench_pg` (3M rows: id bigint primary key, text,
@@ -150,18 +150,6 @@ EOF
 
 ms() { date +%s%3N; }
 
-# Best wall time (ms) of $RUNS runs of "$@".
-best() {
-    local b=999999999 t0 t
-    for _ in $(seq "$RUNS"); do
-        t0=$(ms)
-        "$@" >/dev/null
-        t=$(($(ms) - t0))
-        [ $t -lt $b ] && b=$t
-    done
-    echo $b
-}
-
 floor_once() { # db: the aggregate on both servers at once
     local q="SELECT count(*), sum(hashtextextended(r::text, 0))
              FROM ONLY bench r"
@@ -186,17 +174,15 @@ measure() { # check config
     done
 }
 
-# Best of $RUNS measured runs (by wall time; bytes and RSS of that run).
-measure_best() {
-    local bw=999999999 br=0 bs=0 rc=0
-    for _ in $(seq "$RUNS"); do
-        measure "$1" "$2"
-        if [ "$M_WALL" -lt "$bw" ]; then
-            bw=$M_WALL br=$M_RECV bs=$M_RSS rc=$M_RC
-        fi
-    done
-    M_WALL=$bw M_RECV=$br M_RSS=$bs M_RC=$rc
+# Wall time in ms of "$@".
+timed() {
+    local t0
+    t0=$(ms)
+    "$@" >/dev/null
+    echo $(($(ms) - t0))
 }
+
+min() { [ "$1" -lt "$2" ] && echo "$1" || echo "$2"; }
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a / b }'; }
 pct() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.4f", 100 * a / b }'; }
@@ -214,52 +200,66 @@ for c in r["checks"]:
             print(k["status"], k["message"])' "$WORK/out.json" "$1"
 }
 
+# One round: the floor, pg.checksum on identical tables, and on tables
+# with 10 rows changed on the target (changed, measured, changed back).
+# Rounds interleave the three so a machine whose load drifts (the test
+# bed is shared) slows them alike; the best of each counts.
 checksum_bench() { # db rows
-    local db=$1 rows=$2 cfg floor ident changed size msg ids missing=0
+    local db=$1 rows=$2 cfg size ids missing=0 t
+    local floor=999999999 ident=999999999 changed=999999999
+    local i_recv=0 i_rss=0 i_msg= c_recv=0 c_rss=0 c_msg=
     cfg=$(config "$db")
-    echo
-    echo "== pg.checksum, $rows rows (best of $RUNS) =="
-    floor_once "$db" # warm the caches
-    floor=$(best floor_once "$db")
-    measure_best pg.checksum "$cfg"
-    ident=$M_WALL
-    msg=$(case_message public.bench)
     size=$(sql source "$db" -c "SELECT pg_table_size('bench')")
-    printf '  floor (2 x psql)       %8d ms\n' "$floor"
-    printf '  pg.checksum identical  %8d ms   %s\n' "$ident" "$msg"
-    printf '  checksum/floor         %8s      (<= 1.15: %s)\n' \
-        "$(ratio "$ident" "$floor")" \
-        "$(verdict "$(ratio "$ident" "$floor")" 1.15)"
-    printf '  received/size          %7s%%      (%d of %d bytes; ' \
-        "$(pct "$M_RECV" "$size")" "$M_RECV" "$size"
-    printf '<= 0.1%%: %s)\n' "$(verdict "$(ratio "$M_RECV" "$size")" 0.001)"
-    printf '  peak RSS               %8d KiB  (<= 32768: %s)\n' "$M_RSS" \
-        "$(verdict "$M_RSS" 32768)"
-
-    # 10 rows changed on the target, spread over the table
     ids=$(awk -v n="$rows" 'BEGIN { for (i = 0; i < 10; i++)
         printf "%s%d", (i ? "," : ""), 1 + int(i * (n - 1) / 9) }')
-    sql target "$db" -c "UPDATE bench SET t = 'changed'
-                         WHERE id IN ($ids)" >/dev/null
-    measure_best pg.checksum "$cfg"
-    changed=$M_WALL
-    msg=$(case_message public.bench)
-    sql target "$db" -c "UPDATE bench SET t = md5(id::text)
-                         WHERE id IN ($ids)" >/dev/null
+    echo
+    echo "== pg.checksum, $rows rows (best of $RUNS rounds) =="
+    floor_once "$db" # warm the caches
+    for _ in $(seq "$RUNS"); do
+        t=$(timed floor_once "$db")
+        floor=$(min "$floor" "$t")
+        measure pg.checksum "$cfg"
+        if [ "$M_WALL" -lt "$ident" ]; then
+            ident=$M_WALL i_recv=$M_RECV i_rss=$M_RSS
+            i_msg=$(case_message public.bench)
+        fi
+        sql target "$db" -c "UPDATE bench SET t = 'changed'
+                             WHERE id IN ($ids)" >/dev/null
+        measure pg.checksum "$cfg"
+        if [ "$M_WALL" -lt "$changed" ]; then
+            changed=$M_WALL c_recv=$M_RECV c_rss=$M_RSS
+            c_msg=$(case_message public.bench)
+        fi
+        sql target "$db" -c "UPDATE bench SET t = md5(id::text)
+                             WHERE id IN ($ids)" >/dev/null
+    done
     for id in ${ids//,/ }; do
-        case $msg in
+        case $c_msg in
         *"id=$id (changed)"*) ;;
         *) missing=$((missing + 1)) ;;
         esac
     done
-    printf '  pg.checksum 10 changed %8d ms   %s\n' "$changed" "$msg"
+    printf '  floor (2 x psql)       %8d ms\n' "$floor"
+    printf '  pg.checksum identical  %8d ms   %s\n' "$ident" "$i_msg"
+    printf '  checksum/floor         %8s      (<= 1.15: %s)\n' \
+        "$(ratio "$ident" "$floor")" \
+        "$(verdict "$(ratio "$ident" "$floor")" 1.15)"
+    printf '  received/size          %7s%%      (%d of %d bytes; ' \
+        "$(pct "$i_recv" "$size")" "$i_recv" "$size"
+    printf '<= 0.1%%: %s)\n' "$(verdict "$(ratio "$i_recv" "$size")" 0.001)"
+    printf '  peak RSS               %8d KiB  (<= 32768: %s)\n' "$i_rss" \
+        "$(verdict "$i_rss" 32768)"
+    printf '  pg.checksum 10 changed %8d ms   %s\n' "$changed" "$c_msg"
     printf '  changed/identical      %8s      (<= 1.5: %s)\n' \
         "$(ratio "$changed" "$ident")" \
         "$(verdict "$(ratio "$changed" "$ident")" 1.5)"
     printf '  keys named             %8d/10   (%s)\n' $((10 - missing)) \
         "$([ $missing = 0 ] && echo ok || echo MISSING)"
-    printf '  received (changed)     %7s%%      peak RSS %d KiB\n' \
-        "$(pct "$M_RECV" "$size")" "$M_RSS"
+    printf '  received (changed)     %7s%%      (<= 0.1%%: %s)\n' \
+        "$(pct "$c_recv" "$size")" \
+        "$(verdict "$(ratio "$c_recv" "$size")" 0.001)"
+    printf '  peak RSS (changed)     %8d KiB  (<= 32768: %s)\n' "$c_rss" \
+        "$(verdict "$c_rss" 32768)"
 }
 
 raw_counts_once() { # per side JOBS sessions, each counting its share
@@ -276,15 +276,20 @@ raw_counts_once() { # per side JOBS sessions, each counting its share
 }
 
 rowcount_bench() {
-    local cfg raw rc msg
+    local cfg raw=999999999 rc=999999999 rss=0 msg t
     cfg=$(config bench_pg200)
     echo
     echo "== pg.rowcount, 200 tables x 20000 rows," \
-        "jobs $JOBS (best of $RUNS) =="
+        "jobs $JOBS (best of $RUNS rounds) =="
     raw_counts_once
-    raw=$(best raw_counts_once)
-    measure_best pg.rowcount "$cfg"
-    rc=$M_WALL
+    for _ in $(seq "$RUNS"); do
+        t=$(timed raw_counts_once)
+        raw=$(min "$raw" "$t")
+        measure pg.rowcount "$cfg"
+        if [ "$M_WALL" -lt "$rc" ]; then
+            rc=$M_WALL rss=$M_RSS
+        fi
+    done
     msg=$(python3 -c '
 import json, sys
 r = json.load(open(sys.argv[1]))
@@ -294,7 +299,7 @@ print(len(st), "cases,", st.count("pass"), "pass")' "$WORK/out.json")
     printf '  pg.rowcount            %8d ms   (%s)\n' "$rc" "$msg"
     printf '  rowcount/raw           %8s      (<= 1.1: %s)\n' \
         "$(ratio "$rc" "$raw")" "$(verdict "$(ratio "$rc" "$raw")" 1.1)"
-    printf '  peak RSS               %8d KiB\n' "$M_RSS"
+    printf '  peak RSS               %8d KiB\n' "$rss"
 }
 
 make_big bench_pg 3000000
