@@ -195,6 +195,16 @@ static void wait_true(const char *db, const char *sql, const char *what)
     free(out);
 }
 
+/* The target-only lag bound needs the publisher's first report to the
+ * apply worker, which a freshly (re)started worker has not had yet. */
+static void wait_reported(void)
+{
+    wait_true(DB_NATIVE,
+              "SELECT count(*) = 1 FROM pg_stat_subscription "
+              "WHERE relid IS NULL AND latest_end_time IS NOT NULL",
+              "the publisher's first report");
+}
+
 /* ---- running the binary ------------------------------------------------- */
 
 struct outcome {
@@ -364,6 +374,7 @@ START_TEST(test_native_synced)
               "WHERE relid IS NULL AND pid IS NOT NULL",
               "apply worker");
 
+    wait_reported();
     cfg = config_for(DB_NATIVE, NULL);
     run_check(cfg, &o);
     expect_case(&o, "main", "pgrepl_native", "pass",
@@ -381,6 +392,7 @@ START_TEST(test_native_synced)
 
     /* Without the source, lag is bounded by the publisher's last report,
      * always more than a millisecond ago. */
+    wait_reported();
     cfg = config_for(DB_NATIVE, "checks:\n  pg.replication: {max_lag: 1ms}\n");
     run_check(cfg, &o);
     expect_case(&o, "tonly", "pgrepl_native", "fail",
@@ -567,7 +579,7 @@ START_TEST(test_pglogical)
                                       "(measured on the source)", NULL});
     ck_assert_uint_eq(ncases(&o, "main"), 1);
     /* Without the source, pglogical has no lag of its own to show. */
-    expect_case(&o, "tonly", "pgrepl_pgl", "pass",
+    expect_case(&o, "tonly", "pgrepl_pgl", "warn",
                 (const char *const[]){"lag unknown", NULL});
     ck_assert_msg(o.status == 0, "%s", o.text);
     assert_no_secrets(&o);
