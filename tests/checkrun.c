@@ -6,6 +6,7 @@
 #include "checkrun.h"
 
 #include <check.h>
+#include <dirent.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,19 +19,41 @@ static const char *const secret_vars[] = {"CUTOVER_TB_PG_PASSWORD",
                                           "CUTOVER_TB_PG_ADMIN_PASSWORD",
                                           "CUTOVER_TB_REDIS_PASSWORD", NULL};
 
-static void assert_no_secret(const char *text, const char *report_path)
+/* Asserts no test-bed secret, nor extra (may be NULL), is in text. */
+static void assert_hidden(const char *what, const char *text,
+                          const char *extra)
 {
-    char *report = tu_read_file(report_path, NULL);
-
-    ck_assert_msg(report != NULL, "cannot read %s", report_path);
     for (size_t i = 0; secret_vars[i] != NULL; i++) {
         const char *pw = tu_tb(secret_vars[i]);
         if (pw == NULL || *pw == '\0')
             continue;
-        ck_assert_msg(strstr(text, pw) == NULL && strstr(report, pw) == NULL,
-                      "%s leaked: %s", secret_vars[i], text);
+        ck_assert_msg(strstr(text, pw) == NULL, "%s leaked in %s",
+                      secret_vars[i], what);
     }
-    free(report);
+    ck_assert_msg(extra == NULL || strstr(text, extra) == NULL,
+                  "\"%s\" leaked in %s", extra, what);
+}
+
+/* The same for every file the run left in dir (the reports) except the
+ * config, which holds the URLs on purpose. */
+static void assert_hidden_in_dir(const char *dir, const char *extra)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+
+    ck_assert_msg(d != NULL, "cannot list %s", dir);
+    while ((e = readdir(d)) != NULL) {
+        char *path, *body;
+        if (e->d_name[0] == '.' || strcmp(e->d_name, "cutover.yml") == 0)
+            continue;
+        path = co_asprintf("%s/%s", dir, e->d_name);
+        body = tu_read_file(path, NULL);
+        if (body != NULL)
+            assert_hidden(path, body, extra);
+        free(body);
+        free(path);
+    }
+    closedir(d);
 }
 
 /* "cutover check -c cfg --json json" followed by args, NULL-ended. */
@@ -59,6 +82,13 @@ static const char **build_argv(const char *cfg, const char *json,
 void tu_check_run(const char *cfg_text, const char *const *args,
                   const char *const *env, int timeout_s, struct tu_outcome *o)
 {
+    tu_check_run_hiding(cfg_text, args, env, timeout_s, NULL, o);
+}
+
+void tu_check_run_hiding(const char *cfg_text, const char *const *args,
+                         const char *const *env, int timeout_s,
+                         const char *extra, struct tu_outcome *o)
+{
     char *dir = tu_tmpdir();
     char *cfg = tu_write_file(dir, "cutover.yml", cfg_text);
     char *json = co_asprintf("%s/report.json", dir);
@@ -72,10 +102,11 @@ void tu_check_run(const char *cfg_text, const char *const *args,
     o->status = p.status;
     o->text = co_asprintf("exit %d\n--- stdout\n%s\n--- stderr\n%s", p.status,
                           p.out ? p.out : "", p.err ? p.err : "");
+    assert_hidden("the output", o->text, extra);
+    assert_hidden_in_dir(dir, extra);
     o->report = json_load_file(json, 0, &jerr);
     ck_assert_msg(o->report != NULL, "no JSON report (%s): %s", jerr.text,
                   o->text);
-    assert_no_secret(o->text, json);
     tu_proc_free(&p);
     free(argv);
     free(json);
@@ -124,30 +155,38 @@ const char *tu_field(json_t *c, const char *key)
     return v ? v : "";
 }
 
-json_t *tu_expect(const struct tu_outcome *o, const char *check_id,
-                  const char *resource, const char *name, const char *status,
-                  const char *const *words)
+json_t *tu_case(const struct tu_outcome *o, const char *check_id,
+                const char *resource, const char *name)
 {
     json_t *all = tu_need_cases(o, check_id, resource), *c;
-    const char *res = resource ? resource : "*";
     size_t i;
 
     json_array_foreach(all, i, c)
     {
-        const char *msg = tu_field(c, "message");
-        if (strcmp(tu_field(c, "name"), name) != 0)
-            continue;
-        ck_assert_msg(strcmp(tu_field(c, "status"), status) == 0,
-                      "%s %s: want %s, got %s: %s", check_id, name, status,
-                      tu_field(c, "status"), msg);
-        for (size_t w = 0; words && words[w]; w++)
-            ck_assert_msg(strstr(msg, words[w]) != NULL,
-                          "%s %s: \"%s\" not in \"%s\"", check_id, name,
-                          words[w], msg);
-        return c;
+        if (strcmp(tu_field(c, "name"), name) == 0)
+            return c;
     }
-    ck_abort_msg("%s/%s: no case \"%s\": %s", check_id, res, name, o->text);
     return NULL;
+}
+
+json_t *tu_expect(const struct tu_outcome *o, const char *check_id,
+                  const char *resource, const char *name, const char *status,
+                  const char *const *words)
+{
+    json_t *c = tu_case(o, check_id, resource, name);
+    const char *msg;
+
+    ck_assert_msg(c != NULL, "%s/%s: no case \"%s\": %s", check_id,
+                  resource ? resource : "*", name, o->text);
+    msg = tu_field(c, "message");
+    ck_assert_msg(strcmp(tu_field(c, "status"), status) == 0,
+                  "%s %s: want %s, got %s: %s", check_id, name, status,
+                  tu_field(c, "status"), msg);
+    for (size_t w = 0; words && words[w]; w++)
+        ck_assert_msg(strstr(msg, words[w]) != NULL,
+                      "%s %s: \"%s\" not in \"%s\"", check_id, name, words[w],
+                      msg);
+    return c;
 }
 
 size_t tu_count_status(const struct tu_outcome *o, const char *check_id,
@@ -159,6 +198,82 @@ size_t tu_count_status(const struct tu_outcome *o, const char *check_id,
     json_array_foreach(all, i, c) n +=
         strcmp(tu_field(c, "status"), status) == 0;
     return n;
+}
+
+json_t *tu_find_case(const struct tu_outcome *o, const char *resource,
+                     const char *name)
+{
+    json_t *checks = json_object_get(o->report, "checks"), *c, *k;
+    size_t i, j;
+
+    ck_assert_msg(json_is_array(checks), "no checks array: %s", o->text);
+    json_array_foreach(checks, i, c)
+    {
+        if (strcmp(tu_field(c, "resource"), resource) != 0)
+            continue;
+        json_array_foreach(json_object_get(c, "cases"), j, k)
+        {
+            if (strcmp(tu_field(k, "name"), name) == 0)
+                return k;
+        }
+    }
+    return NULL;
+}
+
+/* Asserts case c (called name on resource) has status and every word. */
+static const char *expect_msg(json_t *c, const char *resource,
+                              const char *name, const char *status,
+                              const char *const *words)
+{
+    const char *msg = tu_field(c, "message");
+
+    ck_assert_msg(strcmp(tu_field(c, "status"), status) == 0,
+                  "%s/%s: want %s, got %s: %s", resource, name, status,
+                  tu_field(c, "status"), msg);
+    for (size_t w = 0; words && words[w]; w++)
+        ck_assert_msg(strstr(msg, words[w]) != NULL,
+                      "%s/%s: \"%s\" not in \"%s\"", resource, name, words[w],
+                      msg);
+    return msg;
+}
+
+const char *tu_expect_on(const struct tu_outcome *o, const char *resource,
+                         const char *name, const char *status,
+                         const char *const *words)
+{
+    json_t *c = tu_find_case(o, resource, name);
+
+    ck_assert_msg(c != NULL, "no case %s/%s: %s", resource, name, o->text);
+    return expect_msg(c, resource, name, status, words);
+}
+
+const char *tu_expect_sole(const struct tu_outcome *o, const char *check_id,
+                           const char *resource, const char *status,
+                           const char *const *words)
+{
+    json_t *all = tu_need_cases(o, check_id, resource), *c;
+
+    ck_assert_msg(json_array_size(all) == 1, "%s: %zu cases: %s", resource,
+                  json_array_size(all), o->text);
+    c = json_array_get(all, 0);
+    ck_assert_str_eq(tu_field(c, "name"), resource);
+    return expect_msg(c, resource, resource, status, words);
+}
+
+size_t tu_ncases(const struct tu_outcome *o, const char *check_id,
+                 const char *resource)
+{
+    return json_array_size(tu_need_cases(o, check_id, resource));
+}
+
+int tu_mentions(const struct tu_outcome *o, const char *needle)
+{
+    char *dump = json_dumps(o->report, 0);
+    int found = strstr(o->text, needle) != NULL ||
+                (dump != NULL && strstr(dump, needle) != NULL);
+
+    free(dump);
+    return found;
 }
 
 void tu_check_pg(const char *check_id, const char *src, const char *tgt,
@@ -208,4 +323,15 @@ void tu_expect_pg_target_down(const char *check_id, const char *db)
     tu_outcome_free(&o);
     free(src);
     free(tgt);
+}
+
+int tu_run_suite(Suite *s, enum print_output mode)
+{
+    SRunner *sr = srunner_create(s);
+    int failed;
+
+    srunner_run_all(sr, mode);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? 0 : 1;
 }

@@ -11,6 +11,7 @@
 #ifndef CUTOVER_CHECKRUN_H
 #define CUTOVER_CHECKRUN_H
 
+#include <check.h>
 #include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -29,6 +30,12 @@ struct tu_outcome {
  * report exists and parses, and that no secret leaked. */
 void tu_check_run(const char *cfg_text, const char *const *args,
                   const char *const *env, int timeout_s, struct tu_outcome *o);
+/* The same, also asserting that extra (may be NULL) appears in no output
+ * and no report. Every file the run leaves in its directory (e.g. a
+ * --junit report.xml given relative) is checked, not just the JSON. */
+void tu_check_run_hiding(const char *cfg_text, const char *const *args,
+                         const char *const *env, int timeout_s,
+                         const char *extra, struct tu_outcome *o);
 void tu_outcome_free(struct tu_outcome *o);
 
 /* The cases array of check_id on resource (NULL: its first result, for
@@ -52,6 +59,29 @@ json_t *tu_expect(const struct tu_outcome *o, const char *check_id,
 size_t tu_count_status(const struct tu_outcome *o, const char *check_id,
                        const char *status);
 
+/* The case `name` of check_id on resource (NULL as in tu_cases), or NULL
+ * when there is none; asserts the check ran. */
+json_t *tu_case(const struct tu_outcome *o, const char *check_id,
+                const char *resource, const char *name);
+/* The case `name` of any check on resource, or NULL. */
+json_t *tu_find_case(const struct tu_outcome *o, const char *resource,
+                     const char *name);
+/* The same, asserting it exists, has `status` and that its message holds
+ * every word in words (NULL-ended, may be NULL); returns the message. */
+const char *tu_expect_on(const struct tu_outcome *o, const char *resource,
+                         const char *name, const char *status,
+                         const char *const *words);
+/* Asserts check_id on resource has exactly one case, named after the
+ * resource, with `status` and every word; returns its message. */
+const char *tu_expect_sole(const struct tu_outcome *o, const char *check_id,
+                           const char *resource, const char *status,
+                           const char *const *words);
+/* How many cases check_id has on resource; asserts the check ran. */
+size_t tu_ncases(const struct tu_outcome *o, const char *check_id,
+                 const char *resource);
+/* Whether needle appears in the run's output or in its report. */
+int tu_mentions(const struct tu_outcome *o, const char *needle);
+
 /* `cutover check --phase post --only check_id` on one PostgreSQL resource
  * "main" with these source/target URLs; params, when not NULL, is the
  * body of the check's `checks:` entry (e.g. "tolerance: 2"). */
@@ -65,6 +95,10 @@ void tu_check_pg_db(const char *check_id, const char *db, const char *params,
  * port, asserting the case "target" is an error saying "refused", that
  * nothing passes, and that the run exits 2. */
 void tu_expect_pg_target_down(const char *check_id, const char *db);
+
+/* Runs suite s (printing in mode) and frees it: 0 when every test
+ * passed, else 1 (main's exit code). */
+int tu_run_suite(Suite *s, enum print_output mode);
 
 /* A NULL-ended word list for tu_expect: TU_WORDS("a", "b"). */
 #define TU_WORDS(...) ((const char *const[]){__VA_ARGS__, NULL})

@@ -23,16 +23,15 @@ void tu_pg_require(void)
 static char *with_db(const char *var_source, const char *var_target,
                      const char *side, const char *db)
 {
-    const char *url = tu_tb(strcmp(side, "source") == 0 ? var_source
-                                                        : var_target);
+    const char *url =
+        tu_tb(strcmp(side, "source") == 0 ? var_source : var_target);
     const char *slash, *q;
 
     ck_assert_msg(url != NULL, "test bed variable for %s unset", side);
     slash = strchr(strstr(url, "://") + 3, '/');
     ck_assert_ptr_nonnull(slash);
     q = strchr(slash, '?');
-    return co_asprintf("%.*s/%s%s", (int)(slash - url), url, db,
-                       q ? q : "");
+    return co_asprintf("%.*s/%s%s", (int)(slash - url), url, db, q ? q : "");
 }
 
 char *tu_pg_url(const char *side, const char *db)
@@ -47,8 +46,8 @@ char *tu_pg_admin_url(const char *side, const char *db)
                    side, db);
 }
 
-static int psql(const char *side, const char *db, const char *sql,
-                char **out)
+int tu_pg_try_sql(const char *side, const char *db, const char *sql,
+                  char **out)
 {
     char *dir = tu_tmpdir();
     char *file = tu_write_file(dir, "q.sql", sql);
@@ -70,17 +69,17 @@ static int psql(const char *side, const char *db, const char *sql,
 void tu_pg_sql(const char *side, const char *db, const char *sql)
 {
     char *out = NULL;
-    int rc = psql(side, db, sql, &out);
+    int rc = tu_pg_try_sql(side, db, sql, &out);
 
-    ck_assert_msg(rc == 0, "psql on %s/%s failed (%d): %s\nSQL: %.300s",
-                  side, db, rc, out ? out : "", sql);
+    ck_assert_msg(rc == 0, "psql on %s/%s failed (%d): %s\nSQL: %.300s", side,
+                  db, rc, out ? out : "", sql);
     free(out);
 }
 
 char *tu_pg_query(const char *side, const char *db, const char *sql)
 {
     char *out = NULL;
-    int rc = psql(side, db, sql, &out);
+    int rc = tu_pg_try_sql(side, db, sql, &out);
     size_t n;
 
     ck_assert_msg(rc == 0, "psql on %s/%s failed (%d): %s", side, db, rc,

@@ -25,6 +25,10 @@ void tu_pg_drop(const char *db);
 /* Runs SQL (any number of statements) as the superuser on side
  * "source" or "target" in db. */
 void tu_pg_sql(const char *side, const char *db, const char *sql);
+/* Same, tolerant of failure (cleanup): returns psql's exit code and, when
+ * out is not NULL, its output (stdout and stderr, allocated). */
+int tu_pg_try_sql(const char *side, const char *db, const char *sql,
+                  char **out);
 /* Same, returning psql -At output (allocated, trailing newline cut). */
 char *tu_pg_query(const char *side, const char *db, const char *sql);
 

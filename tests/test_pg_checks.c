@@ -12,12 +12,11 @@
  * in any output.
  */
 #include <check.h>
-#include <jansson.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "checkrun.h"
 #include "cutover/util.h"
 #include "pgfixture.h"
 #include "testutil.h"
@@ -26,12 +25,6 @@
 #define DB_EXT  "pgchecks_ext"
 #define DB_VER  "pgchecks_ver"
 #define DB_ICU  "pgchecks_icu"
-
-struct outcome {
-    int status;
-    json_t *report;
-    char *text; /* stdout + stderr + JSON, for messages and leak checks */
-};
 
 /* postgres: {main: {source: S, target: T}} plus extra resource lines. */
 static char *config_for(const char *src, const char *tgt, const char *extra)
@@ -60,107 +53,11 @@ static char *config_db(const char *db, const char *extra)
 }
 
 static void run_check(const char *config, const char *phase, const char *only,
-                      struct outcome *o)
+                      struct tu_outcome *o)
 {
-    char *dir = tu_tmpdir();
-    char *cfg = tu_write_file(dir, "cutover.yml", config);
-    char *json = co_asprintf("%s/report.json", dir);
-    const char *argv[] = {"cutover", "check", "-c",     cfg,  "--phase", phase,
-                          "--only",  only,    "--json", json, NULL};
-    struct tu_proc p;
-    json_error_t jerr;
-    char *raw;
+    const char *const args[] = {"--phase", phase, "--only", only, NULL};
 
-    ck_assert_int_eq(tu_run(&p, argv, NULL, dir, 60), 0);
-    raw = tu_read_file(json, NULL);
-    o->status = p.status;
-    o->text = co_asprintf("exit %d\n--- stdout\n%s\n--- stderr\n%s\n--- "
-                          "json\n%s",
-                          p.status, p.out ? p.out : "", p.err ? p.err : "",
-                          raw ? raw : "(none)");
-    o->report = json_load_file(json, 0, &jerr);
-    ck_assert_msg(o->report != NULL, "no JSON report (%s): %s", jerr.text,
-                  o->text);
-    ck_assert_msg(strstr(o->text, tu_tb("CUTOVER_TB_PG_PASSWORD")) == NULL,
-                  "the password leaked: %s", o->text);
-    tu_proc_free(&p);
-    free(raw);
-    free(json);
-    free(cfg);
-    free(dir);
-}
-
-static void outcome_free(struct outcome *o)
-{
-    json_decref(o->report);
-    free(o->text);
-}
-
-static json_t *cases_of(const struct outcome *o, const char *check)
-{
-    json_t *checks = json_object_get(o->report, "checks"), *c;
-    size_t i;
-
-    json_array_foreach(checks, i, c)
-    {
-        const char *id = json_string_value(json_object_get(c, "check"));
-        if (id != NULL && strcmp(id, check) == 0)
-            return json_object_get(c, "cases");
-    }
-    ck_abort_msg("no %s result: %s", check, o->text);
-    return NULL;
-}
-
-static json_t *find_case(const struct outcome *o, const char *check,
-                         const char *name)
-{
-    json_t *c;
-    size_t i;
-
-    json_array_foreach(cases_of(o, check), i, c)
-    {
-        const char *n = json_string_value(json_object_get(c, "name"));
-        if (n != NULL && strcmp(n, name) == 0)
-            return c;
-    }
-    return NULL;
-}
-
-static const char *field(json_t *c, const char *key)
-{
-    const char *v = json_string_value(json_object_get(c, key));
-    return v ? v : "";
-}
-
-/* Asserts a case: status, and every word (NULL-ended) in its message. */
-static void expect(const struct outcome *o, const char *check,
-                   const char *name, const char *status, ...)
-{
-    json_t *c = find_case(o, check, name);
-    const char *msg, *w;
-    va_list ap;
-
-    ck_assert_msg(c != NULL, "%s: no case %s: %s", check, name, o->text);
-    msg = field(c, "message");
-    ck_assert_msg(strcmp(field(c, "status"), status) == 0,
-                  "%s/%s is %s, want %s: %s", check, name, field(c, "status"),
-                  status, msg);
-    va_start(ap, status);
-    while ((w = va_arg(ap, const char *)) != NULL)
-        ck_assert_msg(strstr(msg, w) != NULL, "%s/%s: \"%s\" lacks \"%s\"",
-                      check, name, msg, w);
-    va_end(ap);
-}
-
-static size_t count_status(const struct outcome *o, const char *check,
-                           const char *status)
-{
-    json_t *c;
-    size_t i, n = 0;
-
-    json_array_foreach(cases_of(o, check), i, c) n +=
-        strcmp(field(c, "status"), status) == 0;
-    return n;
+    tu_check_run(config, args, NULL, 60, o);
 }
 
 /* ---- fixtures ----------------------------------------------------------- */
@@ -212,38 +109,47 @@ START_TEST(faithful_copy_passes)
     const char *phases[] = {"pre", "post"};
 
     for (int i = 0; i < 2; i++) {
-        struct outcome o;
+        struct tu_outcome o;
         run_check(cfg, phases[i], "pg.*", &o);
         if (i == 0) {
-            expect(&o, "pg.connect", "source", "pass", "PostgreSQL 15.",
-                   "TLS (TLSv1.3", "not verified: sslmode=require",
-                   "connected in", NULL);
-            expect(&o, "pg.connect", "target", "pass", "PostgreSQL 15.", NULL);
-            expect(&o, "pg.version", "server_version", "pass", "source 15.",
-                   "target 15.", NULL);
-            expect(&o, "pg.version", "encoding", "pass", "UTF8", NULL);
-            expect(&o, "pg.version", "lc_collate", "pass", "C.UTF-8", NULL);
-            expect(&o, "pg.version", "lc_ctype", "pass", NULL);
-            expect(&o, "pg.version", "locale_provider", "pass", "libc", NULL);
-            expect(&o, "pg.version", "collation_version", "pass", NULL);
-            ck_assert_ptr_null(find_case(&o, "pg.version", "icu_locale"));
+            tu_expect(&o, "pg.connect", NULL, "source", "pass",
+                      TU_WORDS("PostgreSQL 15.", "TLS (TLSv1.3",
+                               "not verified: sslmode=require",
+                               "connected in"));
+            tu_expect(&o, "pg.connect", NULL, "target", "pass",
+                      TU_WORDS("PostgreSQL 15."));
+            tu_expect(&o, "pg.version", NULL, "server_version", "pass",
+                      TU_WORDS("source 15.", "target 15."));
+            tu_expect(&o, "pg.version", NULL, "encoding", "pass",
+                      TU_WORDS("UTF8"));
+            tu_expect(&o, "pg.version", NULL, "lc_collate", "pass",
+                      TU_WORDS("C.UTF-8"));
+            tu_expect(&o, "pg.version", NULL, "lc_ctype", "pass", NULL);
+            tu_expect(&o, "pg.version", NULL, "locale_provider", "pass",
+                      TU_WORDS("libc"));
+            tu_expect(&o, "pg.version", NULL, "collation_version", "pass",
+                      NULL);
+            ck_assert_ptr_null(tu_case(&o, "pg.version", NULL, "icu_locale"));
         }
-        expect(&o, "pg.extensions", "pgcrypto", "pass", "on both", NULL);
-        expect(&o, "pg.extensions", "uuid-ossp", "pass", "1.1 on both", NULL);
-        expect(&o, "pg.extensions", "hstore", "pass", "1.8 on both", NULL);
-        expect(&o, "pg.extensions", "plpgsql", "pass", NULL);
-        ck_assert_int_eq(count_status(&o, "pg.extensions", "pass"), 4);
+        tu_expect(&o, "pg.extensions", NULL, "pgcrypto", "pass",
+                  TU_WORDS("on both"));
+        tu_expect(&o, "pg.extensions", NULL, "uuid-ossp", "pass",
+                  TU_WORDS("1.1 on both"));
+        tu_expect(&o, "pg.extensions", NULL, "hstore", "pass",
+                  TU_WORDS("1.8 on both"));
+        tu_expect(&o, "pg.extensions", NULL, "plpgsql", "pass", NULL);
+        ck_assert_int_eq(tu_count_status(&o, "pg.extensions", "pass"), 4);
         /* the other pg.* checks are not this suite's business: only
          * ours must be clean */
-        ck_assert_int_eq(count_status(&o, "pg.extensions", "fail") +
-                             count_status(&o, "pg.extensions", "error") +
-                             count_status(&o, "pg.extensions", "warn"),
+        ck_assert_int_eq(tu_count_status(&o, "pg.extensions", "fail") +
+                             tu_count_status(&o, "pg.extensions", "error") +
+                             tu_count_status(&o, "pg.extensions", "warn"),
                          0);
         if (i == 0)
-            ck_assert_int_eq(count_status(&o, "pg.version", "fail") +
-                                 count_status(&o, "pg.version", "error"),
+            ck_assert_int_eq(tu_count_status(&o, "pg.version", "fail") +
+                                 tu_count_status(&o, "pg.version", "error"),
                              0);
-        outcome_free(&o);
+        tu_outcome_free(&o);
     }
     free(cfg);
 }
@@ -254,33 +160,34 @@ END_TEST
 START_TEST(extensions_drift_post)
 {
     char *cfg = config_db(DB_EXT, NULL);
-    struct outcome o;
+    struct tu_outcome o;
 
     run_check(cfg, "post", "pg.extensions", &o);
     ck_assert_int_eq(o.status, 1);
-    expect(&o, "pg.extensions", "pgcrypto", "fail", "not installed on target",
-           "1.3", NULL);
-    expect(&o, "pg.extensions", "uuid-ossp", "fail", "not installed on target",
-           NULL);
-    expect(&o, "pg.extensions", "hstore", "fail", "source 1.8, target 1.7",
-           NULL);
-    expect(&o, "pg.extensions", "citext", "pass", "1.6 on both",
-           "in heroku_ext on source, public on target", NULL);
-    expect(&o, "pg.extensions", "cube", "warn",
-           "in public on source, extensions on target", NULL);
-    expect(&o, "pg.extensions", "fuzzystrmatch", "pass", "only on target",
-           NULL);
-    expect(&o, "pg.extensions", "plpgsql", "pass", NULL);
-    json_t *h = find_case(&o, "pg.extensions", "hstore");
-    ck_assert_str_eq(field(h, "source"), "1.8");
-    ck_assert_str_eq(field(h, "target"), "1.7");
-    outcome_free(&o);
+    tu_expect(&o, "pg.extensions", NULL, "pgcrypto", "fail",
+              TU_WORDS("not installed on target", "1.3"));
+    tu_expect(&o, "pg.extensions", NULL, "uuid-ossp", "fail",
+              TU_WORDS("not installed on target"));
+    tu_expect(&o, "pg.extensions", NULL, "hstore", "fail",
+              TU_WORDS("source 1.8, target 1.7"));
+    tu_expect(
+        &o, "pg.extensions", NULL, "citext", "pass",
+        TU_WORDS("1.6 on both", "in heroku_ext on source, public on target"));
+    tu_expect(&o, "pg.extensions", NULL, "cube", "warn",
+              TU_WORDS("in public on source, extensions on target"));
+    tu_expect(&o, "pg.extensions", NULL, "fuzzystrmatch", "pass",
+              TU_WORDS("only on target"));
+    tu_expect(&o, "pg.extensions", NULL, "plpgsql", "pass", NULL);
+    json_t *h = tu_case(&o, "pg.extensions", NULL, "hstore");
+    ck_assert_str_eq(tu_field(h, "source"), "1.8");
+    ck_assert_str_eq(tu_field(h, "target"), "1.7");
+    tu_outcome_free(&o);
 
     /* --phase all takes the post-cutover verdict */
     run_check(cfg, "all", "pg.extensions", &o);
-    expect(&o, "pg.extensions", "pgcrypto", "fail", "not installed on target",
-           NULL);
-    outcome_free(&o);
+    tu_expect(&o, "pg.extensions", NULL, "pgcrypto", "fail",
+              TU_WORDS("not installed on target"));
+    tu_outcome_free(&o);
     free(cfg);
 }
 END_TEST
@@ -288,18 +195,18 @@ END_TEST
 START_TEST(extensions_drift_pre)
 {
     char *cfg = config_db(DB_EXT, NULL);
-    struct outcome o;
+    struct tu_outcome o;
 
     run_check(cfg, "pre", "pg.extensions", &o);
-    expect(&o, "pg.extensions", "pgcrypto", "warn",
-           "not installed on target (available: 1.3)", NULL);
-    expect(&o, "pg.extensions", "uuid-ossp", "warn",
-           "not installed on target (available: 1.1)", NULL);
+    tu_expect(&o, "pg.extensions", NULL, "pgcrypto", "warn",
+              TU_WORDS("not installed on target (available: 1.3)"));
+    tu_expect(&o, "pg.extensions", NULL, "uuid-ossp", "warn",
+              TU_WORDS("not installed on target (available: 1.1)"));
     /* a wrong version is wrong before the cutover too */
-    expect(&o, "pg.extensions", "hstore", "fail", "source 1.8, target 1.7",
-           NULL);
+    tu_expect(&o, "pg.extensions", NULL, "hstore", "fail",
+              TU_WORDS("source 1.8, target 1.7"));
     ck_assert_int_eq(o.status, 1);
-    outcome_free(&o);
+    tu_outcome_free(&o);
     free(cfg);
 }
 END_TEST
@@ -309,22 +216,22 @@ END_TEST
 START_TEST(version_collation_drift)
 {
     char *cfg = config_db(DB_VER, NULL);
-    struct outcome o;
+    struct tu_outcome o;
 
     run_check(cfg, "pre", "pg.version", &o);
     ck_assert_int_eq(o.status, 1);
-    expect(&o, "pg.version", "server_version", "pass", NULL);
-    expect(&o, "pg.version", "lc_collate", "fail", "source C.UTF-8",
-           "target C", NULL);
-    expect(&o, "pg.version", "lc_ctype", "fail", "source C.UTF-8", "target C",
-           NULL);
-    expect(&o, "pg.version", "encoding", "fail", "source UTF8",
-           "target LATIN1", NULL);
-    expect(&o, "pg.version", "locale_provider", "pass", NULL);
-    json_t *c = find_case(&o, "pg.version", "lc_collate");
-    ck_assert_str_eq(field(c, "source"), "C.UTF-8");
-    ck_assert_str_eq(field(c, "target"), "C");
-    outcome_free(&o);
+    tu_expect(&o, "pg.version", NULL, "server_version", "pass", NULL);
+    tu_expect(&o, "pg.version", NULL, "lc_collate", "fail",
+              TU_WORDS("source C.UTF-8", "target C"));
+    tu_expect(&o, "pg.version", NULL, "lc_ctype", "fail",
+              TU_WORDS("source C.UTF-8", "target C"));
+    tu_expect(&o, "pg.version", NULL, "encoding", "fail",
+              TU_WORDS("source UTF8", "target LATIN1"));
+    tu_expect(&o, "pg.version", NULL, "locale_provider", "pass", NULL);
+    json_t *c = tu_case(&o, "pg.version", NULL, "lc_collate");
+    ck_assert_str_eq(tu_field(c, "source"), "C.UTF-8");
+    ck_assert_str_eq(tu_field(c, "target"), "C");
+    tu_outcome_free(&o);
     free(cfg);
 }
 END_TEST
@@ -332,17 +239,18 @@ END_TEST
 START_TEST(version_icu_drift)
 {
     char *cfg = config_db(DB_ICU, NULL);
-    struct outcome o;
+    struct tu_outcome o;
 
     run_check(cfg, "pre", "pg.version", &o);
     ck_assert_int_eq(o.status, 1);
-    expect(&o, "pg.version", "locale_provider", "fail", "source libc",
-           "target icu", NULL);
-    expect(&o, "pg.version", "icu_locale", "fail", "target en-US", NULL);
-    expect(&o, "pg.version", "collation_version", "fail", "source (none)",
-           NULL);
-    expect(&o, "pg.version", "lc_collate", "pass", NULL);
-    outcome_free(&o);
+    tu_expect(&o, "pg.version", NULL, "locale_provider", "fail",
+              TU_WORDS("source libc", "target icu"));
+    tu_expect(&o, "pg.version", NULL, "icu_locale", "fail",
+              TU_WORDS("target en-US"));
+    tu_expect(&o, "pg.version", NULL, "collation_version", "fail",
+              TU_WORDS("source (none)"));
+    tu_expect(&o, "pg.version", NULL, "lc_collate", "pass", NULL);
+    tu_outcome_free(&o);
     free(cfg);
 }
 END_TEST
@@ -362,20 +270,23 @@ START_TEST(connect_wrong_password_on_target)
     char *tgt = target_with("cutover:sentinel-wrong-5b1e0c", "127.0.0.1:45433",
                             "?sslmode=require");
     char *cfg = config_for(src, tgt, NULL);
-    struct outcome o;
+    struct tu_outcome o;
 
     run_check(cfg, "pre", "pg.connect", &o);
     ck_assert_int_eq(o.status, 2);
-    expect(&o, "pg.connect", "source", "pass", "PostgreSQL", NULL);
-    expect(&o, "pg.connect", "target", "error", "authentication failed", NULL);
-    ck_assert_ptr_null(strstr(o.text, "sentinel-wrong-5b1e0c"));
-    outcome_free(&o);
+    tu_expect(&o, "pg.connect", NULL, "source", "pass",
+              TU_WORDS("PostgreSQL"));
+    tu_expect(&o, "pg.connect", NULL, "target", "error",
+              TU_WORDS("authentication failed"));
+    ck_assert(!tu_mentions(&o, "sentinel-wrong-5b1e0c"));
+    tu_outcome_free(&o);
 
     /* pair checks report the side they could not reach */
     run_check(cfg, "pre", "pg.version", &o);
-    expect(&o, "pg.version", "target", "error", "authentication failed", NULL);
-    ck_assert_ptr_null(find_case(&o, "pg.version", "server_version"));
-    outcome_free(&o);
+    tu_expect(&o, "pg.version", NULL, "target", "error",
+              TU_WORDS("authentication failed"));
+    ck_assert_ptr_null(tu_case(&o, "pg.version", NULL, "server_version"));
+    tu_outcome_free(&o);
     free(cfg);
     free(tgt);
     free(src);
@@ -390,18 +301,20 @@ START_TEST(connect_refused_and_timeout)
     char *cfg = config_for(src, tgt, NULL);
     char *full = co_asprintf("version: 1\nsettings: {timeout: 2s}\n%s",
                              cfg + strlen("version: 1\n"));
-    struct outcome o;
+    struct tu_outcome o;
 
     run_check(full, "pre", "pg.connect", &o);
     ck_assert_int_eq(o.status, 2);
-    expect(&o, "pg.connect", "source", "error", "connection refused",
-           "127.0.0.1:45498", NULL);
-    expect(&o, "pg.connect", "target", "error", "timed out", NULL);
-    outcome_free(&o);
+    tu_expect(&o, "pg.connect", NULL, "source", "error",
+              TU_WORDS("connection refused", "127.0.0.1:45498"));
+    tu_expect(&o, "pg.connect", NULL, "target", "error",
+              TU_WORDS("timed out"));
+    tu_outcome_free(&o);
 
     run_check(full, "post", "pg.extensions", &o);
-    expect(&o, "pg.extensions", "source", "error", "connection refused", NULL);
-    outcome_free(&o);
+    tu_expect(&o, "pg.extensions", NULL, "source", "error",
+              TU_WORDS("connection refused"));
+    tu_outcome_free(&o);
     free(full);
     free(cfg);
     free(tgt);
@@ -417,22 +330,22 @@ START_TEST(connect_verified_and_one_sided)
     char *tgt = target_with(up, "127.0.0.1:45433", "?sslmode=disable");
     char *extra = co_asprintf("    ca_file: '%s'\n", tu_tb("CUTOVER_TB_CA"));
     char *cfg = config_for(src, tgt, extra);
-    struct outcome o;
+    struct tu_outcome o;
 
     run_check(cfg, "pre", "pg.connect", &o);
-    expect(&o, "pg.connect", "source", "pass",
-           "TLS (TLSv1.3, verified: sslmode=verify-full)", NULL);
-    expect(&o, "pg.connect", "target", "warn", "connected without TLS",
-           "sslmode=disable", NULL);
-    outcome_free(&o);
+    tu_expect(&o, "pg.connect", NULL, "source", "pass",
+              TU_WORDS("TLS (TLSv1.3, verified: sslmode=verify-full)"));
+    tu_expect(&o, "pg.connect", NULL, "target", "warn",
+              TU_WORDS("connected without TLS", "sslmode=disable"));
+    tu_outcome_free(&o);
     free(cfg);
 
     /* only a source: one case, and pair checks are skipped by the runner */
     cfg = config_for(src, NULL, NULL);
     run_check(cfg, "pre", "pg.connect", &o);
-    expect(&o, "pg.connect", "source", "pass", NULL);
-    ck_assert_int_eq(json_array_size(cases_of(&o, "pg.connect")), 1);
-    outcome_free(&o);
+    tu_expect(&o, "pg.connect", NULL, "source", "pass", NULL);
+    ck_assert_int_eq(tu_ncases(&o, "pg.connect", NULL), 1);
+    tu_outcome_free(&o);
     free(cfg);
     free(extra);
     free(tgt);
@@ -441,16 +354,11 @@ START_TEST(connect_verified_and_one_sided)
 }
 END_TEST
 
-int main(void)
+static Suite *pg_checks_suite(void)
 {
-    Suite *s;
-    TCase *tc;
-    SRunner *sr;
-    int failed;
+    Suite *s = suite_create("pg_checks");
+    TCase *tc = tcase_create("pg");
 
-    tu_pg_require();
-    s = suite_create("pg_checks");
-    tc = tcase_create("pg");
     tcase_set_timeout(tc, 120);
     tcase_add_unchecked_fixture(tc, setup, NULL);
     tcase_add_test(tc, faithful_copy_passes);
@@ -462,9 +370,11 @@ int main(void)
     tcase_add_test(tc, connect_refused_and_timeout);
     tcase_add_test(tc, connect_verified_and_one_sided);
     suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_ENV);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? 0 : 1;
+    return s;
+}
+
+int main(void)
+{
+    tu_pg_require();
+    return tu_run_suite(pg_checks_suite(), CK_ENV);
 }

@@ -8,12 +8,12 @@
  * the read-only session; tables stay unchanged.
  */
 #include <check.h>
-#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "checkrun.h"
 #include "cutover/util.h"
 #include "pgfixture.h"
 #include "testutil.h"
@@ -22,97 +22,11 @@
 
 /* ---- running the binary ------------------------------------------------- */
 
-struct outcome {
-    int status;
-    json_t *report;
-    char *text;
-};
-
-static void run_check(const char *config, struct outcome *o)
+static void run_check(const char *config, struct tu_outcome *o)
 {
-    char *dir = tu_tmpdir();
-    char *cfg = tu_write_file(dir, "cutover.yml", config);
-    char *json = co_asprintf("%s/report.json", dir);
-    const char *argv[] = {"cutover", "check",    "-c",      cfg,
-                          "--only",  "pg.query", "--phase", "post",
-                          "--json",  json,       NULL};
-    struct tu_proc p;
-    json_error_t jerr;
-    char *raw;
+    const char *const args[] = {"--only", "pg.query", "--phase", "post", NULL};
 
-    ck_assert_int_eq(tu_run(&p, argv, NULL, dir, 60), 0);
-    raw = tu_read_file(json, NULL);
-    o->status = p.status;
-    o->text = co_asprintf("exit %d\n--- stdout\n%s\n--- stderr\n%s\n--- "
-                          "json\n%s",
-                          p.status, p.out ? p.out : "", p.err ? p.err : "",
-                          raw ? raw : "");
-    o->report = json_load_file(json, 0, &jerr);
-    ck_assert_msg(o->report != NULL, "no JSON report (%s): %s", jerr.text,
-                  o->text);
-    free(raw);
-    tu_proc_free(&p);
-    unlink(json);
-    unlink(cfg);
-    rmdir(dir);
-    free(json);
-    free(cfg);
-    free(dir);
-}
-
-static void outcome_free(struct outcome *o)
-{
-    json_decref(o->report);
-    free(o->text);
-}
-
-static json_t *find_case(const struct outcome *o, const char *resource,
-                         const char *name)
-{
-    json_t *checks = json_object_get(o->report, "checks"), *c, *k;
-    size_t i, j;
-
-    json_array_foreach(checks, i, c)
-    {
-        const char *res = json_string_value(json_object_get(c, "resource"));
-        if (res == NULL || strcmp(res, resource) != 0)
-            continue;
-        json_array_foreach(json_object_get(c, "cases"), j, k)
-        {
-            const char *n = json_string_value(json_object_get(k, "name"));
-            if (n != NULL && strcmp(n, name) == 0)
-                return k;
-        }
-    }
-    return NULL;
-}
-
-static const char *expect_case(const struct outcome *o, const char *resource,
-                               const char *name, const char *status,
-                               const char *const *words)
-{
-    json_t *c = find_case(o, resource, name);
-    const char *st, *msg;
-
-    ck_assert_msg(c != NULL, "no case %s/%s: %s", resource, name, o->text);
-    st = json_string_value(json_object_get(c, "status"));
-    msg = json_string_value(json_object_get(c, "message"));
-    ck_assert_msg(strcmp(st, status) == 0, "%s/%s: want %s, got %s: %s",
-                  resource, name, status, st, msg);
-    for (size_t i = 0; words[i] != NULL; i++)
-        ck_assert_msg(strstr(msg, words[i]) != NULL,
-                      "%s/%s: \"%s\" not in \"%s\"", resource, name, words[i],
-                      msg);
-    return msg;
-}
-
-static const char *case_field(const struct outcome *o, const char *resource,
-                              const char *name, const char *field)
-{
-    json_t *c = find_case(o, resource, name);
-
-    ck_assert_msg(c != NULL, "no case %s/%s", resource, name);
-    return json_string_value(json_object_get(c, field));
+    tu_check_run(config, args, NULL, 60, o);
 }
 
 /* A config: resource "main" on DB with `checks: pg.query:` set to the
@@ -172,36 +86,35 @@ static const char same_sql[] =
 
 START_TEST(test_same_results_pass)
 {
-    struct outcome o;
+    struct tu_outcome o;
     char *cfg = config_for(same_sql, NULL);
 
     run_check(cfg, &o);
-    expect_case(&o, "main", "active users", "pass",
-                (const char *const[]){"same result on both sides: 1 row",
-                                      "(25)", NULL});
-    expect_case(&o, "main", "SELECT id, name FROM users ORDER BY id", "pass",
-                (const char *const[]){"50 rows", NULL});
-    expect_case(&o, "main", "SELECT name, active FROM users", "pass",
-                (const char *const[]){"50 rows", NULL});
-    expect_case(&o, "main", "SHOW server_encoding", "pass",
-                (const char *const[]){"(UTF8)", NULL});
-    expect_case(&o, "main", "VALUES (1, 'a'), (2, NULL)", "pass",
-                (const char *const[]){"2 rows", NULL});
-    expect_case(&o, "main", "TABLE \"Service Links\"", "pass",
-                (const char *const[]){"2 rows", NULL});
+    tu_expect_on(&o, "main", "active users", "pass",
+                 TU_WORDS("same result on both sides: 1 row", "(25)"));
+    tu_expect_on(&o, "main", "SELECT id, name FROM users ORDER BY id", "pass",
+                 TU_WORDS("50 rows"));
+    tu_expect_on(&o, "main", "SELECT name, active FROM users", "pass",
+                 TU_WORDS("50 rows"));
+    tu_expect_on(&o, "main", "SHOW server_encoding", "pass",
+                 TU_WORDS("(UTF8)"));
+    tu_expect_on(&o, "main", "VALUES (1, 'a'), (2, NULL)", "pass",
+                 TU_WORDS("2 rows"));
+    tu_expect_on(&o, "main", "TABLE \"Service Links\"", "pass",
+                 TU_WORDS("2 rows"));
     /* more rows than max_rows keeps: compared by hash */
-    expect_case(&o, "main",
-                "SELECT g, md5(g::text) FROM generate_series(1, 20000) g",
-                "pass", (const char *const[]){"20000 rows", NULL});
+    tu_expect_on(&o, "main",
+                 "SELECT g, md5(g::text) FROM generate_series(1, 20000) g",
+                 "pass", TU_WORDS("20000 rows"));
     ck_assert_msg(o.status == 0, "%s", o.text);
-    outcome_free(&o);
+    tu_outcome_free(&o);
     free(cfg);
 }
 END_TEST
 
 START_TEST(test_drift_fails_with_first_row)
 {
-    struct outcome o;
+    struct tu_outcome o;
     char *cfg;
     const char *msg;
 
@@ -220,40 +133,38 @@ START_TEST(test_drift_fails_with_first_row)
         "max_rows: 40}",
         NULL);
     run_check(cfg, &o);
-    expect_case(
+    tu_expect_on(
         &o, "main", "SELECT id, name FROM users WHERE id <= 30 ORDER BY id",
         "fail",
-        (const char *const[]){"source 30 rows, target 29 rows",
-                              "first difference at row 7", "source (7, user7)",
-                              "target (7, renamed)", NULL});
+        TU_WORDS("source 30 rows, target 29 rows", "first difference at row 7",
+                 "source (7, user7)", "target (7, renamed)"));
     ck_assert_str_eq(
-        case_field(&o, "main",
-                   "SELECT id, name FROM users WHERE id <= 30 ORDER BY id",
-                   "source"),
+        tu_field(tu_find_case(&o, "main",
+                              "SELECT id, name FROM users WHERE id <= 30 "
+                              "ORDER BY id"),
+                 "source"),
         "30 rows");
-    expect_case(&o, "main", "SELECT name FROM users WHERE id <= 30", "fail",
-                (const char *const[]){"source 30 rows, target 29 rows",
-                                      "row only on", NULL});
+    tu_expect_on(&o, "main", "SELECT name FROM users WHERE id <= 30", "fail",
+                 TU_WORDS("source 30 rows, target 29 rows", "row only on"));
     /* the first differing row holds a URL with a password: masked */
-    msg = expect_case(&o, "main", "links", "fail",
-                      (const char *const[]){"source 2 rows, target 2 rows",
-                                            "first difference at row 2",
-                                            "source (postgres://app:***@",
-                                            NULL});
-    ck_assert_msg(strstr(o.text, "hunter2secret") == NULL, "%s", msg);
+    msg = tu_expect_on(&o, "main", "links", "fail",
+                       TU_WORDS("source 2 rows, target 2 rows",
+                                "first difference at row 2",
+                                "source (postgres://app:***@"));
+    ck_assert_msg(!tu_mentions(&o, "hunter2secret"), "%s", msg);
     /* beyond max_rows no row is shown, the hashes still differ */
-    expect_case(&o, "main", "big", "fail",
-                (const char *const[]){"source 99 rows, target 99 rows",
-                                      "more than max_rows 40 rows", NULL});
+    tu_expect_on(&o, "main", "big", "fail",
+                 TU_WORDS("source 99 rows, target 99 rows",
+                          "more than max_rows 40 rows"));
     ck_assert_int_eq(o.status, 1);
-    outcome_free(&o);
+    tu_outcome_free(&o);
     free(cfg);
 }
 END_TEST
 
 START_TEST(test_expect)
 {
-    struct outcome o;
+    struct tu_outcome o;
     char *tgt = tu_pg_url("target", DB);
     char *extra = co_asprintf("  taronly:\n    target: \"%s\"\n", tgt);
     char *cfg = config_for("{sql: [\"active: SELECT count(*) FROM users "
@@ -262,17 +173,16 @@ START_TEST(test_expect)
                            extra);
 
     run_check(cfg, &o);
-    expect_case(
-        &o, "main", "active", "pass",
-        (const char *const[]){"source 25, target 25", "(expected 25)", NULL});
-    expect_case(&o, "taronly", "active", "pass",
-                (const char *const[]){"target 25 (expected 25)", NULL});
-    expect_case(&o, "main", "SELECT 'x' WHERE false", "fail",
-                (const char *const[]){"returned 0 rows", NULL});
-    expect_case(&o, "main", "SELECT 25, 26", "fail",
-                (const char *const[]){"several columns", NULL});
+    tu_expect_on(&o, "main", "active", "pass",
+                 TU_WORDS("source 25, target 25", "(expected 25)"));
+    tu_expect_on(&o, "taronly", "active", "pass",
+                 TU_WORDS("target 25 (expected 25)"));
+    tu_expect_on(&o, "main", "SELECT 'x' WHERE false", "fail",
+                 TU_WORDS("returned 0 rows"));
+    tu_expect_on(&o, "main", "SELECT 25, 26", "fail",
+                 TU_WORDS("several columns"));
     ck_assert_int_eq(o.status, 1);
-    outcome_free(&o);
+    tu_outcome_free(&o);
     free(cfg);
 
     tu_pg_sql("target", DB, "UPDATE users SET active = true WHERE id = 1;");
@@ -280,14 +190,14 @@ START_TEST(test_expect)
                      "active\"], expect: \"25\", side: target}",
                      NULL);
     run_check(cfg, &o);
-    expect_case(&o, "main", "active", "fail",
-                (const char *const[]){"target 26 (expected 25)", NULL});
-    ck_assert_str_eq(case_field(&o, "main", "active", "target"), "26");
-    ck_assert_msg(strstr(expect_case(&o, "main", "active", "fail",
-                                     (const char *const[]){NULL}),
+    tu_expect_on(&o, "main", "active", "fail",
+                 TU_WORDS("target 26 (expected 25)"));
+    ck_assert_str_eq(tu_field(tu_find_case(&o, "main", "active"), "target"),
+                     "26");
+    ck_assert_msg(strstr(tu_expect_on(&o, "main", "active", "fail", NULL),
                          "source") == NULL,
                   "side: target ran on the source: %s", o.text);
-    outcome_free(&o);
+    tu_outcome_free(&o);
     free(cfg);
     tu_pg_sql("target", DB, "UPDATE users SET active = false WHERE id = 1;");
     free(extra);
@@ -299,7 +209,7 @@ END_TEST
  * by the read-only session (SQLSTATE 25006). Nothing changes. */
 START_TEST(test_writes_refused)
 {
-    struct outcome o;
+    struct tu_outcome o;
     const char *log = tu_tb("CUTOVER_TB_PG_SOURCE_LOG");
     char *before[2], *after[2], *seq[2], *logtext;
     char *cfg = config_for(
@@ -320,24 +230,19 @@ START_TEST(test_writes_refused)
         seq[s] = tu_pg_query(side, DB, "SELECT last_value FROM users_id_seq");
     }
     run_check(cfg, &o);
-    expect_case(
-        &o, "main", "ins", "error",
-        (const char *const[]){"only read-only queries are allowed", NULL});
-    expect_case(&o, "main", "upd", "error",
-                (const char *const[]){"only read-only queries are allowed",
-                                      "update", NULL});
-    expect_case(&o, "main", "cte", "error",
-                (const char *const[]){"only read-only queries are allowed",
-                                      "delete", NULL});
-    expect_case(&o, "main", "two", "error",
-                (const char *const[]){"one statement", NULL});
-    expect_case(&o, "main", "share", "error",
-                (const char *const[]){"read-only transaction", "25006", NULL});
+    tu_expect_on(&o, "main", "ins", "error",
+                 TU_WORDS("only read-only queries are allowed"));
+    tu_expect_on(&o, "main", "upd", "error",
+                 TU_WORDS("only read-only queries are allowed", "update"));
+    tu_expect_on(&o, "main", "cte", "error",
+                 TU_WORDS("only read-only queries are allowed", "delete"));
+    tu_expect_on(&o, "main", "two", "error", TU_WORDS("one statement"));
+    tu_expect_on(&o, "main", "share", "error",
+                 TU_WORDS("read-only transaction", "25006"));
     /* keywords inside quotes are data, not statements */
-    expect_case(&o, "main", "ok", "pass",
-                (const char *const[]){"pgq-marker-2 delete", NULL});
+    tu_expect_on(&o, "main", "ok", "pass", TU_WORDS("pgq-marker-2 delete"));
     ck_assert_int_eq(o.status, 2);
-    outcome_free(&o);
+    tu_outcome_free(&o);
     for (int s = 0; s < 2; s++) {
         const char *side = s ? "target" : "source";
         char *now =
@@ -367,7 +272,7 @@ END_TEST
 
 START_TEST(test_sides)
 {
-    struct outcome o;
+    struct tu_outcome o;
     char *src = tu_pg_url("source", DB);
     char *extra =
         co_asprintf("  srconly:\n    source: \"%s\"\n"
@@ -380,23 +285,21 @@ START_TEST(test_sides)
                            extra);
 
     run_check(cfg, &o);
-    expect_case(&o, "main", "n", "pass", (const char *const[]){"(50)", NULL});
-    expect_case(&o, "srconly", "srconly", "skip",
-                (const char *const[]){"no target configured", NULL});
-    expect_case(&o, "down", "n", "error",
-                (const char *const[]){"target", "refused", NULL});
-    expect_case(&o, "down", "m", "error",
-                (const char *const[]){"target", "refused", NULL});
+    tu_expect_on(&o, "main", "n", "pass", TU_WORDS("(50)"));
+    tu_expect_on(&o, "srconly", "srconly", "skip",
+                 TU_WORDS("no target configured"));
+    tu_expect_on(&o, "down", "n", "error", TU_WORDS("target", "refused"));
+    tu_expect_on(&o, "down", "m", "error", TU_WORDS("target", "refused"));
     ck_assert_int_eq(o.status, 2);
-    outcome_free(&o);
+    tu_outcome_free(&o);
     free(cfg);
 
     /* no statements declared: nothing to do */
     cfg = config_for("{side: both}", NULL);
     run_check(cfg, &o);
-    expect_case(&o, "main", "main", "skip",
-                (const char *const[]){"no statements declared", NULL});
-    outcome_free(&o);
+    tu_expect_on(&o, "main", "main", "skip",
+                 TU_WORDS("no statements declared"));
+    tu_outcome_free(&o);
     free(cfg);
     free(extra);
     free(src);
@@ -422,14 +325,7 @@ static Suite *query_suite(void)
 
 int main(void)
 {
-    SRunner *sr;
-    int failed;
-
     tu_pg_require();
     tu_testbed_require("CUTOVER_TB_CLOSED_PORT", NULL);
-    sr = srunner_create(query_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? 0 : 1;
+    return tu_run_suite(query_suite(), CK_NORMAL);
 }

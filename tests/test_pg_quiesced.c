@@ -10,13 +10,13 @@
  * its own within a few seconds; the test waits for them by pid).
  */
 #include <check.h>
-#include <jansson.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "checkrun.h"
 #include "cutover/util.h"
 #include "pgfixture.h"
 #include "testutil.h"
@@ -79,76 +79,20 @@ static void bg_seen(void)
 
 /* ---- running the binary ------------------------------------------------- */
 
-struct outcome {
-    int status;
-    int64_t took_ms;
-    json_t *report;
-    char *text;
-};
-
-static void run_check(const char *config, struct outcome *o)
+static void run_check(const char *config, struct tu_outcome *o)
 {
-    char *dir = tu_tmpdir();
-    char *cfg = tu_write_file(dir, "cutover.yml", config);
-    char *json = co_asprintf("%s/report.json", dir);
-    const char *argv[] = {"cutover", "check",       "-c",      cfg,
-                          "--only",  "pg.quiesced", "--phase", "pre",
-                          "--json",  json,          NULL};
-    struct tu_proc p;
-    json_error_t jerr;
-    int64_t t0 = co_now_ms();
+    const char *const args[] = {"--only", "pg.quiesced", "--phase", "pre",
+                                NULL};
 
-    ck_assert_int_eq(tu_run(&p, argv, NULL, dir, 60), 0);
-    o->took_ms = co_now_ms() - t0;
-    o->status = p.status;
-    o->text = co_asprintf("exit %d\n--- stdout\n%s\n--- stderr\n%s", p.status,
-                          p.out ? p.out : "", p.err ? p.err : "");
-    o->report = json_load_file(json, 0, &jerr);
-    ck_assert_msg(o->report != NULL, "no JSON report (%s): %s", jerr.text,
-                  o->text);
-    tu_proc_free(&p);
-    unlink(json);
-    unlink(cfg);
-    rmdir(dir);
-    free(json);
-    free(cfg);
-    free(dir);
-}
-
-static void outcome_free(struct outcome *o)
-{
-    json_decref(o->report);
-    free(o->text);
+    tu_check_run(config, args, NULL, 60, o);
 }
 
 /* The one case of `resource`: status and words of its message. */
-static const char *expect_case(const struct outcome *o, const char *resource,
-                               const char *status, const char *const *words)
+static const char *expect_case(const struct tu_outcome *o,
+                               const char *resource, const char *status,
+                               const char *const *words)
 {
-    json_t *checks = json_object_get(o->report, "checks"), *c, *k = NULL;
-    const char *st, *msg;
-    size_t i;
-
-    json_array_foreach(checks, i, c)
-    {
-        const char *res = json_string_value(json_object_get(c, "resource"));
-        if (res != NULL && strcmp(res, resource) == 0) {
-            json_t *cases = json_object_get(c, "cases");
-            ck_assert_msg(json_array_size(cases) == 1, "%s: %zu cases: %s",
-                          resource, json_array_size(cases), o->text);
-            k = json_array_get(cases, 0);
-        }
-    }
-    ck_assert_msg(k != NULL, "no result for %s: %s", resource, o->text);
-    ck_assert_str_eq(json_string_value(json_object_get(k, "name")), resource);
-    st = json_string_value(json_object_get(k, "status"));
-    msg = json_string_value(json_object_get(k, "message"));
-    ck_assert_msg(strcmp(st, status) == 0, "%s: want %s, got %s: %s", resource,
-                  status, st, msg);
-    for (size_t j = 0; words[j] != NULL; j++)
-        ck_assert_msg(strstr(msg, words[j]) != NULL,
-                      "%s: \"%s\" not in \"%s\"", resource, words[j], msg);
-    return msg;
+    return tu_expect_sole(o, "pg.quiesced", resource, status, words);
 }
 
 static char *config_window(const char *window, const char *timeout)
@@ -182,23 +126,22 @@ static void setup_db(void)
 
 START_TEST(test_quiet_passes)
 {
-    struct outcome o;
+    struct tu_outcome o;
     char *cfg = config_window("2s", "30s");
 
     run_check(cfg, &o);
-    expect_case(&o, "main", "pass",
-                (const char *const[]){"no writes in 2s", NULL});
+    expect_case(&o, "main", "pass", TU_WORDS("no writes in 2s"));
     /* it really waited for the window */
     ck_assert_msg(o.took_ms >= 2000, "took %lld ms", (long long)o.took_ms);
     ck_assert_msg(o.status == 0, "%s", o.text);
-    outcome_free(&o);
+    tu_outcome_free(&o);
     free(cfg);
 }
 END_TEST
 
 START_TEST(test_writer_fails)
 {
-    struct outcome o;
+    struct tu_outcome o;
     struct co_buf sql;
     char *cfg = config_window("2s", "30s");
     char *before, *after;
@@ -213,13 +156,12 @@ START_TEST(test_writer_fails)
     bg_seen();
     run_check(cfg, &o);
     expect_case(&o, "main", "fail",
-                (const char *const[]){
-                    "writes during the 2s window:", "public.\"Audit Log\" +",
-                    "inserted", NULL});
+                TU_WORDS("writes during the 2s window:",
+                         "public.\"Audit Log\" +", "inserted"));
     /* orders was not written: not named */
     ck_assert_msg(strstr(o.text, "public.orders") == NULL, "%s", o.text);
     ck_assert_int_eq(o.status, 1);
-    outcome_free(&o);
+    tu_outcome_free(&o);
     bg_wait(pid);
     after = tu_pg_query("source", DB, "SELECT count(*) FROM orders");
     ck_assert_str_eq(before, after);
@@ -234,7 +176,7 @@ END_TEST
  * transaction id it holds gives it away. */
 START_TEST(test_open_write_transaction_fails)
 {
-    struct outcome o;
+    struct tu_outcome o;
     char *cfg = config_window("1s", "30s");
     pid_t pid;
 
@@ -245,11 +187,10 @@ START_TEST(test_open_write_transaction_fails)
     bg_seen();
     run_check(cfg, &o);
     expect_case(&o, "main", "fail",
-                (const char *const[]){"open write transaction",
-                                      "pgquiesced_bg",
-                                      "holds a transaction id", NULL});
+                TU_WORDS("open write transaction", "pgquiesced_bg",
+                         "holds a transaction id"));
     ck_assert_int_eq(o.status, 1);
-    outcome_free(&o);
+    tu_outcome_free(&o);
     bg_wait(pid);
     free(cfg);
 }
@@ -257,7 +198,7 @@ END_TEST
 
 START_TEST(test_ddl_warns)
 {
-    struct outcome o;
+    struct tu_outcome o;
     /* The DDL comes 1.5 s after the writer connects: the check must have
      * taken its first sample by then, even in a sanitizer build. */
     char *cfg = config_window("4s", "30s");
@@ -268,11 +209,10 @@ START_TEST(test_ddl_warns)
     bg_seen();
     run_check(cfg, &o);
     expect_case(&o, "main", "warn",
-                (const char *const[]){"no writes to tables in 4s",
-                                      "system catalogs changed",
-                                      "pg_catalog.pg_class +", NULL});
+                TU_WORDS("no writes to tables in 4s",
+                         "system catalogs changed", "pg_catalog.pg_class +"));
     ck_assert_msg(o.status == 0, "%s", o.text);
-    outcome_free(&o);
+    tu_outcome_free(&o);
     bg_wait(pid);
     tu_pg_sql("source", DB, "DROP TABLE public.created_later;");
     free(cfg);
@@ -281,7 +221,7 @@ END_TEST
 
 START_TEST(test_window_rules)
 {
-    struct outcome o;
+    struct tu_outcome o;
     char *url = tu_pg_url("source", DB);
     char *cfg =
         co_asprintf("version: 1\n"
@@ -302,20 +242,16 @@ START_TEST(test_window_rules)
                     url, url, url, tu_tb("CUTOVER_TB_CLOSED_PORT"), DB);
 
     run_check(cfg, &o);
-    expect_case(&o, "nowindow", "skip",
-                (const char *const[]){"quiesce_window not set", NULL});
+    expect_case(&o, "nowindow", "skip", TU_WORDS("quiesce_window not set"));
     expect_case(&o, "toolong", "error",
-                (const char *const[]){"quiesce_window 10s exceeds the task "
-                                      "timeout 5s",
-                                      NULL});
-    expect_case(&o, "notarget", "skip",
-                (const char *const[]){"no source configured", NULL});
-    expect_case(&o, "down", "error",
-                (const char *const[]){"source", "refused", NULL});
+                TU_WORDS("quiesce_window 10s exceeds the task "
+                         "timeout 5s"));
+    expect_case(&o, "notarget", "skip", TU_WORDS("no source configured"));
+    expect_case(&o, "down", "error", TU_WORDS("source", "refused"));
     ck_assert_int_eq(o.status, 2);
     /* nothing waited for a window that could not be checked */
     ck_assert_msg(o.took_ms < 4000, "took %lld ms", (long long)o.took_ms);
-    outcome_free(&o);
+    tu_outcome_free(&o);
     free(cfg);
     free(url);
 }
@@ -344,14 +280,7 @@ static Suite *quiesced_suite(void)
 
 int main(void)
 {
-    SRunner *sr;
-    int failed;
-
     tu_pg_require();
     tu_testbed_require("CUTOVER_TB_CLOSED_PORT", NULL);
-    sr = srunner_create(quiesced_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? 0 : 1;
+    return tu_run_suite(quiesced_suite(), CK_NORMAL);
 }

@@ -18,9 +18,12 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "checkrun.h"
 #include "cutover/util.h"
 #include "testutil.h"
 
+#define W(...)   TU_WORDS(__VA_ARGS__)
+#define N(a)     (sizeof(a) / sizeof((a)[0]))
 #define WRONG_PW "wrong-sentinel-pw-7731"
 
 static int src_port, tgt_port, tls_port;
@@ -55,6 +58,13 @@ static void cli0(int port, int db, const char *words)
     free(cli(port, db, "%s", words));
 }
 
+/* Runs each command (shell words) in cmds, NULL-ended, on port/db. */
+static void plant(int port, int db, const char *const *cmds)
+{
+    for (size_t i = 0; cmds[i] != NULL; i++)
+        cli0(port, db, cmds[i]);
+}
+
 static void flush_dbs(int db)
 {
     cli0(src_port, db, "FLUSHDB");
@@ -70,117 +80,89 @@ static char *url(const char *scheme, int port, int db)
 
 /* ---- running the binary ----------------------------------------------- */
 
-struct outcome {
-    int status;
-    int64_t took_ms;
-    json_t *report;
-    char *text;
+/* `cutover check` with a JUnit report too; checkrun asserts that neither
+ * the test bed's password nor WRONG_PW is in any output or report. */
+static void run_check(const char *config, const char *phase, const char *only,
+                      struct tu_outcome *o)
+{
+    const char *const args[] = {"--phase",   phase,     "--only",
+                                only,        "--junit", "report.xml",
+                                "--timeout", "3s",      NULL};
+
+    tu_check_run_hiding(config, args, NULL, 60, WRONG_PW, o);
+}
+
+/* A config with one resource per (name, options) pair in res (NULL-ended),
+ * each on source and target db, plus the `checks:` body checks (may be
+ * NULL). */
+static char *config_pairs(int db, const char *const *res, const char *checks)
+{
+    char *s = url("redis", src_port, db), *t = url("redis", tgt_port, db);
+    struct co_buf b;
+
+    co_buf_init(&b);
+    co_buf_puts(&b, "version: 1\nredis:\n");
+    for (size_t i = 0; res[i] != NULL; i += 2)
+        co_buf_addf(&b, "  %s: {source: \"%s\", target: \"%s\", %s}\n", res[i],
+                    s, t, res[i + 1]);
+    if (checks != NULL)
+        co_buf_addf(&b, "checks:\n  %s\n", checks);
+    free(s);
+    free(t);
+    return co_buf_take(&b);
+}
+
+/* One expected case, as tu_expect takes it. */
+struct want {
+    const char *check, *resource, *name, *status;
+    const char *const *words;
 };
 
-static void assert_no_secret(const char *what, const char *s)
+/* Asserts every case in w[0..n). */
+static void expect_all(const struct tu_outcome *o, const struct want *w,
+                       size_t n)
 {
-    const char *pw = tu_tb("CUTOVER_TB_REDIS_PASSWORD");
-
-    ck_assert_msg(s == NULL || strstr(s, pw) == NULL,
-                  "the password appears in %s", what);
-    ck_assert_msg(s == NULL || strstr(s, WRONG_PW) == NULL,
-                  "the wrong password appears in %s", what);
+    for (size_t i = 0; i < n; i++)
+        tu_expect(o, w[i].check, w[i].resource, w[i].name, w[i].status,
+                  w[i].words);
 }
 
-static void run_check(const char *config, const char *phase, const char *only,
-                      struct outcome *o)
+/* Runs config, asserts every case in w[0..n) and the exit code. */
+static void run_expect(const char *config, const char *phase, const char *only,
+                       const struct want *w, size_t n, int status)
 {
-    char *dir = tu_tmpdir();
-    char *cfg = tu_write_file(dir, "cutover.yml", config);
-    char *json = co_asprintf("%s/report.json", dir);
-    char *junit = co_asprintf("%s/report.xml", dir);
-    const char *argv[] = {"cutover",   "check", "-c",      cfg,
-                          "--phase",   phase,   "--only",  only,
-                          "--json",    json,    "--junit", junit,
-                          "--timeout", "3s",    NULL};
-    struct tu_proc p;
-    json_error_t jerr;
-    int64_t t0 = co_now_ms();
-    char *raw;
+    struct tu_outcome o;
 
-    ck_assert_int_eq(tu_run(&p, argv, NULL, dir, 60), 0);
-    o->took_ms = co_now_ms() - t0;
-    o->status = p.status;
-    o->text = co_asprintf("exit %d\n--- stdout\n%s\n--- stderr\n%s", p.status,
-                          p.out ? p.out : "", p.err ? p.err : "");
-    assert_no_secret("stdout", p.out);
-    assert_no_secret("stderr", p.err);
-    raw = tu_read_file(json, NULL);
-    assert_no_secret("the JSON report", raw);
-    free(raw);
-    raw = tu_read_file(junit, NULL);
-    assert_no_secret("the JUnit report", raw);
-    free(raw);
-    o->report = json_load_file(json, 0, &jerr);
-    ck_assert_msg(o->report != NULL, "no JSON report (%s): %s", jerr.text,
-                  o->text);
-    tu_proc_free(&p);
-    free(json);
-    free(junit);
-    free(cfg);
-    free(dir);
+    run_check(config, phase, only, &o);
+    expect_all(&o, w, n);
+    ck_assert_msg(o.status == status, "%s", o.text);
+    tu_outcome_free(&o);
 }
-
-static void outcome_free(struct outcome *o)
-{
-    json_decref(o->report);
-    free(o->text);
-}
-
-static json_t *find_case(const struct outcome *o, const char *check,
-                         const char *resource, const char *name)
-{
-    json_t *checks = json_object_get(o->report, "checks"), *c, *k;
-    size_t i, j;
-
-    json_array_foreach(checks, i, c)
-    {
-        const char *id = json_string_value(json_object_get(c, "check"));
-        const char *res = json_string_value(json_object_get(c, "resource"));
-        if (strcmp(id, check) != 0 || strcmp(res, resource) != 0)
-            continue;
-        json_array_foreach(json_object_get(c, "cases"), j, k)
-        {
-            const char *n = json_string_value(json_object_get(k, "name"));
-            if (n != NULL && strcmp(n, name) == 0)
-                return k;
-        }
-    }
-    return NULL;
-}
-
-/* Asserts one case's status and that its message holds every word. */
-static void expect(const struct outcome *o, const char *check,
-                   const char *resource, const char *name, const char *status,
-                   const char *const *words)
-{
-    json_t *c = find_case(o, check, resource, name);
-    const char *msg, *st;
-
-    ck_assert_msg(c != NULL, "no %s case %s/%s: %s", check, resource, name,
-                  o->text);
-    msg = json_string_value(json_object_get(c, "message"));
-    st = json_string_value(json_object_get(c, "status"));
-    ck_assert_msg(strcmp(st, status) == 0, "%s %s/%s: want %s, got %s: %s",
-                  check, resource, name, status, st, msg);
-    for (size_t i = 0; words[i] != NULL; i++)
-        ck_assert_msg(strstr(msg, words[i]) != NULL,
-                      "%s %s/%s: \"%s\" not in \"%s\"", check, resource, name,
-                      words[i], msg);
-}
-
-#define W(...) ((const char *const[]){__VA_ARGS__, NULL})
 
 /* ---- redis.connect ---------------------------------------------------- */
 
 START_TEST(test_connect_outcomes)
 {
-    struct outcome o;
+    const struct want want[] = {
+        {"redis.connect", "plain", "source", "warn",
+         W("Redis 7.", "PING ok", "without TLS")},
+        {"redis.connect", "tls", "source", "pass",
+         W("Redis 7.", "TLS (TLSv1.", "verified)")},
+        {"redis.connect", "tls", "target", "error",
+         W("TLS handshake", "plain redis:// port")},
+        {"redis.connect", "noverify", "source", "warn",
+         W("TLS (TLSv1.", "not verified: tls_verify: false")},
+        {"redis.connect", "unknownca", "target", "error",
+         W("TLS certificate verification failed", "ca_file")},
+        {"redis.connect", "wrongpw", "source", "error",
+         W("authentication failed", "WRONGPASS")},
+        {"redis.connect", "wrongpw", "target", "error",
+         W("connection refused")},
+        {"redis.connect", "silent", "source", "error",
+         W("timed out waiting for a reply to AUTH")},
+        {"redis.connect", "silent", "target", "error", W("try rediss://")},
+    };
+    struct tu_outcome o;
     char *plain_s = url("redis", src_port, 2),
          *plain_t = url("redis", tgt_port, 2);
     char *tls = url("rediss", tls_port, 2),
@@ -201,28 +183,11 @@ START_TEST(test_connect_outcomes)
         plain_tls);
 
     run_check(cfg, "pre", "redis.connect", &o);
-    expect(&o, "redis.connect", "plain", "source", "warn",
-           W("Redis 7.", "PING ok", "without TLS"));
-    expect(&o, "redis.connect", "tls", "source", "pass",
-           W("Redis 7.", "TLS (TLSv1.", "verified)"));
-    expect(&o, "redis.connect", "tls", "target", "error",
-           W("TLS handshake", "plain redis:// port"));
-    expect(&o, "redis.connect", "noverify", "source", "warn",
-           W("TLS (TLSv1.", "not verified: tls_verify: false"));
-    expect(&o, "redis.connect", "unknownca", "target", "error",
-           W("TLS certificate verification failed", "ca_file"));
-    expect(&o, "redis.connect", "wrongpw", "source", "error",
-           W("authentication failed", "WRONGPASS"));
-    expect(&o, "redis.connect", "wrongpw", "target", "error",
-           W("connection refused"));
-    expect(&o, "redis.connect", "silent", "source", "error",
-           W("timed out waiting for a reply to AUTH"));
-    expect(&o, "redis.connect", "silent", "target", "error",
-           W("try rediss://"));
+    expect_all(&o, want, N(want));
     ck_assert_msg(o.status == 2, "%s", o.text);
     /* Each silent side costs at most its 3 s task deadline. */
     ck_assert_msg(o.took_ms < 15000, "took %lld ms", (long long)o.took_ms);
-    outcome_free(&o);
+    tu_outcome_free(&o);
     free(cfg);
     free(plain_s);
     free(plain_t);
@@ -236,42 +201,43 @@ END_TEST
 
 START_TEST(test_config_eviction_and_persistence)
 {
-    struct outcome o;
-    char *s = url("redis", src_port, 2), *t = url("redis", tgt_port, 2);
-    char *cfg = co_asprintf("version: 1\n"
-                            "redis:\n"
-                            "  jobs: {source: \"%s\", target: \"%s\", "
-                            "queues: sidekiq}\n"
-                            "  cache: {source: \"%s\", target: \"%s\", "
-                            "queues: none}\n",
-                            s, t, s, t);
+    const struct want want[] = {
+        {"redis.config", "jobs", "target maxmemory-policy", "fail",
+         W("allkeys-lru", "drops queued jobs", "noeviction")},
+        {"redis.config", "jobs", "source maxmemory-policy", "pass",
+         W("noeviction")},
+        {"redis.config", "jobs", "source persistence", "warn",
+         W("persistence off", "appendonly no", "every queued job")},
+        {"redis.config", "jobs", "target persistence", "pass", W("AOF")},
+        {"redis.config", "cache", "target maxmemory-policy", "pass",
+         W("allkeys-lru", "no job queue configured")},
+    };
+    struct tu_outcome o;
+    char *cfg = config_pairs(
+        2, W("jobs", "queues: sidekiq", "cache", "queues: none"), NULL);
 
     /* Planted on the test server only, restored before any assert. */
     cli0(tgt_port, 0, "CONFIG SET maxmemory-policy allkeys-lru");
     run_check(cfg, "pre", "redis.config", &o);
     cli0(tgt_port, 0, "CONFIG SET maxmemory-policy noeviction");
 
-    expect(&o, "redis.config", "jobs", "target maxmemory-policy", "fail",
-           W("allkeys-lru", "drops queued jobs", "noeviction"));
-    expect(&o, "redis.config", "jobs", "source maxmemory-policy", "pass",
-           W("noeviction"));
-    expect(&o, "redis.config", "jobs", "source persistence", "warn",
-           W("persistence off", "appendonly no", "every queued job"));
-    expect(&o, "redis.config", "jobs", "target persistence", "pass", W("AOF"));
-    expect(&o, "redis.config", "cache", "target maxmemory-policy", "pass",
-           W("allkeys-lru", "no job queue configured"));
+    expect_all(&o, want, N(want));
     ck_assert_msg(o.status == 1, "%s", o.text);
-    outcome_free(&o);
+    tu_outcome_free(&o);
     free(cfg);
-    free(s);
-    free(t);
 }
 END_TEST
 
 /* An ACL user without CONFIG, as managed Redis hands out. */
 START_TEST(test_config_unavailable_skips)
 {
-    struct outcome o;
+    const struct want want[] = {
+        {"redis.config", "managed", "source persistence", "skip",
+         W("CONFIG GET unavailable", "NOPERM")},
+        {"redis.config", "managed", "source maxmemory-policy", "pass",
+         W("noeviction", "from INFO memory")},
+    };
+    struct tu_outcome o;
     char user[64], *cfg;
 
     snprintf(user, sizeof(user), "cutover-noconfig-%d", (int)getpid());
@@ -286,12 +252,9 @@ START_TEST(test_config_unavailable_skips)
     run_check(cfg, "pre", "redis.config", &o);
     free(cli(src_port, 0, "ACL DELUSER %s", user));
 
-    expect(&o, "redis.config", "managed", "source persistence", "skip",
-           W("CONFIG GET unavailable", "NOPERM"));
-    expect(&o, "redis.config", "managed", "source maxmemory-policy", "pass",
-           W("noeviction", "from INFO memory"));
+    expect_all(&o, want, N(want));
     ck_assert_msg(strstr(o.text, "noconfig-pw-1234") == NULL, "%s", o.text);
-    outcome_free(&o);
+    tu_outcome_free(&o);
     free(cfg);
 }
 END_TEST
@@ -312,47 +275,41 @@ static void plant_same(int port, int db, int ttl)
 
 START_TEST(test_keyspace_matching_pair_passes)
 {
-    struct outcome o;
-    char *s = url("redis", src_port, 3), *t = url("redis", tgt_port, 3);
-    char *cfg = co_asprintf("version: 1\n"
-                            "redis:\n"
-                            "  app: {source: \"%s\", target: \"%s\",\n"
-                            "        patterns: [\"user:*\", \"session:*\"]}\n"
-                            "checks:\n"
-                            "  redis.keyspace: {sample: 20, scan_count: 2}\n",
-                            s, t);
+    const struct want want[] = {
+        {"redis.keyspace", "app", "db3", "pass",
+         W("10 keys on both sides", "1 with expiry")},
+        {"redis.keyspace", "app", "pattern user:*", "pass",
+         W("source 7 keys, target 7")},
+        {"redis.keyspace", "app", "pattern session:*", "pass",
+         W("source 1 keys, target 1")},
+        {"redis.keyspace", "app", "sample", "pass",
+         W("8 sampled keys have equal values", "TTLs ignored")},
+    };
+    char *cfg =
+        config_pairs(3, W("app", "patterns: [\"user:*\", \"session:*\"]"),
+                     "redis.keyspace: {sample: 20, scan_count: 2}");
 
     flush_dbs(3);
     plant_same(src_port, 3, 1000);
     plant_same(tgt_port, 3, 5000); /* TTLs differ: not drift */
-    run_check(cfg, "post", "redis.keyspace", &o);
-    expect(&o, "redis.keyspace", "app", "db3", "pass",
-           W("10 keys on both sides", "1 with expiry"));
-    expect(&o, "redis.keyspace", "app", "pattern user:*", "pass",
-           W("source 7 keys, target 7"));
-    expect(&o, "redis.keyspace", "app", "pattern session:*", "pass",
-           W("source 1 keys, target 1"));
-    expect(&o, "redis.keyspace", "app", "sample", "pass",
-           W("8 sampled keys have equal values", "TTLs ignored"));
-    ck_assert_msg(o.status == 0, "%s", o.text);
-    outcome_free(&o);
+    run_expect(cfg, "post", "redis.keyspace", want, N(want), 0);
     free(cfg);
-    free(s);
-    free(t);
 }
 END_TEST
 
 START_TEST(test_keyspace_drift_found)
 {
-    struct outcome o;
-    char *s = url("redis", src_port, 4), *t = url("redis", tgt_port, 4);
-    char *cfg = co_asprintf("version: 1\n"
-                            "redis:\n"
-                            "  app: {source: \"%s\", target: \"%s\",\n"
-                            "        patterns: [\"user:*\"]}\n"
-                            "checks:\n"
-                            "  redis.keyspace: {sample: 50}\n",
-                            s, t);
+    const struct want want[] = {
+        {"redis.keyspace", "app", "db4", "fail", W("source 5 keys, target 4")},
+        {"redis.keyspace", "app", "pattern user:*", "fail",
+         W("user:*: source 5 keys, target 4", "2 in source not in target",
+           "1 in target not in source (e.g. user:9)")},
+        {"redis.keyspace", "app", "sample", "fail",
+         W("3 of 5 sampled keys differ", "user:1")},
+    };
+    struct tu_outcome o;
+    char *cfg = config_pairs(4, W("app", "patterns: [\"user:*\"]"),
+                             "redis.keyspace: {sample: 50}");
     json_t *c;
 
     flush_dbs(4);
@@ -360,21 +317,12 @@ START_TEST(test_keyspace_drift_found)
     cli0(src_port, 4, "HSET user:5 f v");
     free(cli(tgt_port, 4, "MSET user:1 CHANGED user:2 b user:3 c user:9 z"));
     run_check(cfg, "post", "redis.keyspace", &o);
-    expect(&o, "redis.keyspace", "app", "db4", "fail",
-           W("source 5 keys, target 4"));
-    expect(&o, "redis.keyspace", "app", "pattern user:*", "fail",
-           W("user:*: source 5 keys, target 4", "2 in source not in target",
-             "1 in target not in source (e.g. user:9)"));
-    c = find_case(&o, "redis.keyspace", "app", "pattern user:*");
-    ck_assert_str_eq(json_string_value(json_object_get(c, "source")),
-                     "5 keys (hash 1, string 4)");
-    expect(&o, "redis.keyspace", "app", "sample", "fail",
-           W("3 of 5 sampled keys differ", "user:1"));
+    expect_all(&o, want, N(want));
+    c = tu_case(&o, "redis.keyspace", "app", "pattern user:*");
+    ck_assert_str_eq(tu_field(c, "source"), "5 keys (hash 1, string 4)");
     ck_assert_msg(o.status == 1, "%s", o.text);
-    outcome_free(&o);
+    tu_outcome_free(&o);
     free(cfg);
-    free(s);
-    free(t);
 }
 END_TEST
 
@@ -382,142 +330,110 @@ END_TEST
 
 START_TEST(test_sidekiq_undrained_post)
 {
-    struct outcome o;
-    char *s = url("redis", src_port, 5), *t = url("redis", tgt_port, 5);
-    char *cfg = co_asprintf("version: 1\n"
-                            "redis:\n"
-                            "  jobs: {source: \"%s\", target: \"%s\", "
-                            "queues: sidekiq}\n"
-                            "checks:\n"
-                            "  redis.queues: {queues: [critical]}\n",
-                            s, t);
+    const struct want want[] = {
+        {"redis.queues", "jobs", "queue:default", "fail",
+         W("queue:default: source still holds 3 pending jobs", "not drained")},
+        {"redis.queues", "jobs", "queue:mailers", "pass",
+         W("source drained (0)")},
+        {"redis.queues", "jobs", "queue:critical", "pass",
+         W("source drained")},
+        {"redis.queues", "jobs", "retry", "pass", W("2 on both sides")},
+        {"redis.queues", "jobs", "schedule", "pass", W("1 on both sides")},
+        {"redis.queues", "jobs", "dead", "fail",
+         W("source 1, target 0", "did not all move")},
+    };
+    struct tu_outcome o;
+    char *cfg = config_pairs(5, W("jobs", "queues: sidekiq"),
+                             "redis.queues: {queues: [critical]}");
 
     flush_dbs(5);
-    cli0(src_port, 5, "SADD queues default mailers");
-    cli0(src_port, 5, "RPUSH queue:default j1 j2 j3");
-    cli0(src_port, 5, "ZADD retry 1 r1 2 r2");
-    cli0(src_port, 5, "ZADD dead 1 d1");
-    cli0(src_port, 5, "ZADD schedule 1 s1");
-    cli0(tgt_port, 5, "SADD queues default mailers");
-    cli0(tgt_port, 5, "ZADD retry 1 r1 2 r2");
-    cli0(tgt_port, 5, "ZADD schedule 1 s1");
-    run_check(cfg, "post", "redis.queues", &o);
-    expect(
-        &o, "redis.queues", "jobs", "queue:default", "fail",
-        W("queue:default: source still holds 3 pending jobs", "not drained"));
-    expect(&o, "redis.queues", "jobs", "queue:mailers", "pass",
-           W("source drained (0)"));
-    expect(&o, "redis.queues", "jobs", "queue:critical", "pass",
-           W("source drained"));
-    expect(&o, "redis.queues", "jobs", "retry", "pass", W("2 on both sides"));
-    expect(&o, "redis.queues", "jobs", "schedule", "pass",
-           W("1 on both sides"));
-    expect(&o, "redis.queues", "jobs", "dead", "fail",
-           W("source 1, target 0", "did not all move"));
-    ck_assert_msg(o.status == 1, "%s", o.text);
-    outcome_free(&o);
+    plant(src_port, 5,
+          W("SADD queues default mailers", "RPUSH queue:default j1 j2 j3",
+            "ZADD retry 1 r1 2 r2", "ZADD dead 1 d1", "ZADD schedule 1 s1"));
+    plant(tgt_port, 5,
+          W("SADD queues default mailers", "ZADD retry 1 r1 2 r2",
+            "ZADD schedule 1 s1"));
+    run_expect(cfg, "post", "redis.queues", want, N(want), 1);
 
     /* Drained and moved: the same config passes. */
     cli0(src_port, 5, "DEL queue:default");
     cli0(tgt_port, 5, "ZADD dead 1 d1");
     run_check(cfg, "post", "redis.queues", &o);
-    expect(&o, "redis.queues", "jobs", "queue:default", "pass",
-           W("source drained (0), target 0"));
+    tu_expect(&o, "redis.queues", "jobs", "queue:default", "pass",
+              W("source drained (0), target 0"));
     ck_assert_msg(o.status == 0, "%s", o.text);
-    outcome_free(&o);
+    tu_outcome_free(&o);
     free(cfg);
-    free(s);
-    free(t);
 }
 END_TEST
 
 START_TEST(test_sidekiq_pre_double_processing)
 {
-    struct outcome o;
-    char *s = url("redis", src_port, 6), *t = url("redis", tgt_port, 6);
-    char *cfg = co_asprintf("version: 1\n"
-                            "redis:\n"
-                            "  jobs: {source: \"%s\", target: \"%s\", "
-                            "queues: sidekiq}\n"
-                            "checks:\n"
-                            "  redis.queues: {namespace: myapp}\n",
-                            s, t);
+    const struct want want[] = {
+        {"redis.queues", "jobs", "myapp:queue:default", "fail",
+         W("target already holds 1 jobs while the source holds 2",
+           "double processing")},
+        {"redis.queues", "jobs", "myapp:queue:low", "warn",
+         W("target already holds 1 jobs")},
+        {"redis.queues", "jobs", "myapp:retry", "pass",
+         W("source 0, target 0")},
+    };
+    char *cfg = config_pairs(6, W("jobs", "queues: sidekiq"),
+                             "redis.queues: {namespace: myapp}");
 
     flush_dbs(6);
-    cli0(src_port, 6, "SADD myapp:queues default low");
-    cli0(src_port, 6, "RPUSH myapp:queue:default a b");
-    cli0(tgt_port, 6, "RPUSH myapp:queue:default a");
-    cli0(tgt_port, 6, "RPUSH myapp:queue:low x");
-    run_check(cfg, "pre", "redis.queues", &o);
-    expect(&o, "redis.queues", "jobs", "myapp:queue:default", "fail",
-           W("target already holds 1 jobs while the source holds 2",
-             "double processing"));
-    expect(&o, "redis.queues", "jobs", "myapp:queue:low", "warn",
-           W("target already holds 1 jobs"));
-    expect(&o, "redis.queues", "jobs", "myapp:retry", "pass",
-           W("source 0, target 0"));
-    ck_assert_msg(o.status == 1, "%s", o.text);
-    outcome_free(&o);
+    plant(src_port, 6,
+          W("SADD myapp:queues default low", "RPUSH myapp:queue:default a b"));
+    plant(tgt_port, 6,
+          W("RPUSH myapp:queue:default a", "RPUSH myapp:queue:low x"));
+    run_expect(cfg, "pre", "redis.queues", want, N(want), 1);
     free(cfg);
-    free(s);
-    free(t);
 }
 END_TEST
 
 START_TEST(test_other_frameworks_post)
 {
-    struct outcome o;
-    char *s = url("redis", src_port, 7), *t = url("redis", tgt_port, 7);
-    char *cfg = co_asprintf("version: 1\n"
-                            "redis:\n"
-                            "  resque: {source: \"%s\", target: \"%s\", "
-                            "queues: resque}\n"
-                            "  bull: {source: \"%s\", target: \"%s\", "
-                            "queues: bullmq}\n"
-                            "  rq: {source: \"%s\", target: \"%s\", "
-                            "queues: rq}\n"
-                            "  celery: {source: \"%s\", target: \"%s\", "
-                            "queues: celery}\n",
-                            s, t, s, t, s, t, s, t);
+    const struct want want[] = {
+        {"redis.queues", "resque", "resque:queue:high", "fail",
+         W("source still holds 2 pending jobs")},
+        {"redis.queues", "resque", "resque:failed", "pass",
+         W("1 on both sides")},
+        {"redis.queues", "bull", "bull:email:wait", "fail",
+         W("source still holds 4 pending jobs")},
+        {"redis.queues", "bull", "bull:email:failed", "fail",
+         W("source 1, target 0")},
+        {"redis.queues", "bull", "bull:email:active", "pass",
+         W("source drained")},
+        {"redis.queues", "rq", "rq:queue:default", "fail",
+         W("source still holds 1 pending jobs")},
+        {"redis.queues", "celery", "celery", "fail",
+         W("source still holds 3 pending jobs")},
+        {"redis.queues", "celery", "unacked", "fail",
+         W("source still holds 1 in-flight jobs")},
+    };
+    char *cfg =
+        config_pairs(7,
+                     W("resque", "queues: resque", "bull", "queues: bullmq",
+                       "rq", "queues: rq", "celery", "queues: celery"),
+                     NULL);
 
     flush_dbs(7);
-    cli0(src_port, 7, "SADD resque:queues high");
-    cli0(src_port, 7, "RPUSH resque:queue:high a b");
-    cli0(src_port, 7, "RPUSH resque:failed f");
+    plant(src_port, 7,
+          W("SADD resque:queues high", "RPUSH resque:queue:high a b",
+            "RPUSH resque:failed f"));
     cli0(tgt_port, 7, "RPUSH resque:failed f");
-    cli0(src_port, 7, "HSET bull:email:meta opts x");
-    cli0(src_port, 7, "RPUSH bull:email:wait 1 2 3 4");
-    cli0(src_port, 7, "ZADD bull:email:failed 1 x");
-    cli0(src_port, 7, "SADD rq:queues rq:queue:default");
-    cli0(src_port, 7, "RPUSH rq:queue:default job1");
+    plant(src_port, 7,
+          W("HSET bull:email:meta opts x", "RPUSH bull:email:wait 1 2 3 4",
+            "ZADD bull:email:failed 1 x", "SADD rq:queues rq:queue:default",
+            "RPUSH rq:queue:default job1"));
     cli0(src_port, 7,
          "SADD _kombu.binding.celery "
          "\"$(printf 'celery\\006\\026\\006\\026celery')\"");
-    cli0(src_port, 7, "RPUSH celery m1 m2");
-    cli0(src_port, 7, "RPUSH \"$(printf 'celery\\006\\0263')\" m3");
-    cli0(src_port, 7, "HSET unacked tag1 m4");
-    run_check(cfg, "post", "redis.queues", &o);
-    expect(&o, "redis.queues", "resque", "resque:queue:high", "fail",
-           W("source still holds 2 pending jobs"));
-    expect(&o, "redis.queues", "resque", "resque:failed", "pass",
-           W("1 on both sides"));
-    expect(&o, "redis.queues", "bull", "bull:email:wait", "fail",
-           W("source still holds 4 pending jobs"));
-    expect(&o, "redis.queues", "bull", "bull:email:failed", "fail",
-           W("source 1, target 0"));
-    expect(&o, "redis.queues", "bull", "bull:email:active", "pass",
-           W("source drained"));
-    expect(&o, "redis.queues", "rq", "rq:queue:default", "fail",
-           W("source still holds 1 pending jobs"));
-    expect(&o, "redis.queues", "celery", "celery", "fail",
-           W("source still holds 3 pending jobs"));
-    expect(&o, "redis.queues", "celery", "unacked", "fail",
-           W("source still holds 1 in-flight jobs"));
-    ck_assert_msg(o.status == 1, "%s", o.text);
-    outcome_free(&o);
+    plant(src_port, 7,
+          W("RPUSH celery m1 m2", "RPUSH \"$(printf 'celery\\006\\0263')\" m3",
+            "HSET unacked tag1 m4"));
+    run_expect(cfg, "post", "redis.queues", want, N(want), 1);
     free(cfg);
-    free(s);
-    free(t);
 }
 END_TEST
 
@@ -584,23 +500,17 @@ static void assert_only_reads(json_t *before, json_t *after, int port)
 
 START_TEST(test_full_run_sends_only_reads)
 {
-    struct outcome o;
-    char *s = url("redis", src_port, 8), *t = url("redis", tgt_port, 8);
-    char *cfg = co_asprintf("version: 1\n"
-                            "redis:\n"
-                            "  jobs: {source: \"%s\", target: \"%s\", "
-                            "queues: sidekiq, patterns: [\"user:*\"]}\n"
-                            "checks:\n"
-                            "  redis.keyspace: {sample: 10}\n",
-                            s, t);
+    struct tu_outcome o;
+    char *cfg =
+        config_pairs(8, W("jobs", "queues: sidekiq, patterns: [\"user:*\"]"),
+                     "redis.keyspace: {sample: 10}");
     json_t *before[2], *after[2];
     char *ks[2], *ks2[2];
 
     flush_dbs(8);
     plant_same(src_port, 8, 1000);
     plant_same(tgt_port, 8, 1000);
-    cli0(src_port, 8, "SADD queues default");
-    cli0(src_port, 8, "RPUSH queue:default j");
+    plant(src_port, 8, W("SADD queues default", "RPUSH queue:default j"));
     ks[0] = keyspace(src_port);
     ks[1] = keyspace(tgt_port);
     before[0] = commandstats(src_port);
@@ -611,10 +521,10 @@ START_TEST(test_full_run_sends_only_reads)
     ks2[0] = keyspace(src_port);
     ks2[1] = keyspace(tgt_port);
     /* The run did look (cases exist) and changed nothing. */
-    expect(&o, "redis.queues", "jobs", "queue:default", "fail",
-           W("source still holds 1 pending jobs"));
-    expect(&o, "redis.keyspace", "jobs", "pattern user:*", "pass",
-           W("source 7 keys, target 7"));
+    tu_expect(&o, "redis.queues", "jobs", "queue:default", "fail",
+              W("source still holds 1 pending jobs"));
+    tu_expect(&o, "redis.keyspace", "jobs", "pattern user:*", "pass",
+              W("source 7 keys, target 7"));
     for (int i = 0; i < 2; i++) {
         assert_only_reads(before[i], after[i], i ? tgt_port : src_port);
         ck_assert_str_eq(ks[i], ks2[i]);
@@ -623,10 +533,8 @@ START_TEST(test_full_run_sends_only_reads)
         free(ks[i]);
         free(ks2[i]);
     }
-    outcome_free(&o);
+    tu_outcome_free(&o);
     free(cfg);
-    free(s);
-    free(t);
 }
 END_TEST
 
@@ -666,9 +574,6 @@ static int port_of(const char *var)
 
 int main(void)
 {
-    SRunner *sr;
-    int failed;
-
     tu_testbed_require(
         "CUTOVER_TB_REDIS_SOURCE_URL", "CUTOVER_TB_REDIS_TARGET_URL",
         "CUTOVER_TB_REDIS_TLS_URL", "CUTOVER_TB_REDIS_PASSWORD",
@@ -677,9 +582,5 @@ int main(void)
     tgt_port = port_of("CUTOVER_TB_REDIS_TARGET_URL");
     tls_port = port_of("CUTOVER_TB_REDIS_TLS_URL");
     setenv("REDISCLI_AUTH", tu_tb("CUTOVER_TB_REDIS_PASSWORD"), 1);
-    sr = srunner_create(redis_checks_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? 0 : 1;
+    return tu_run_suite(redis_checks_suite(), CK_NORMAL);
 }
