@@ -286,6 +286,26 @@ static json_t *find_case(const struct outcome *o, const char *resource,
     return NULL;
 }
 
+/* Runs the check until the target-only case has a lag to judge: an apply
+ * worker the test bed restarted (pglogical's DROP DATABASE kicker) has no
+ * publisher report until its first feedback round trip. */
+static void run_check_lag_known(const char *config, struct outcome *o)
+{
+    for (int attempt = 0;; attempt++) {
+        json_t *c;
+        const char *msg;
+
+        wait_reported();
+        run_check(config, o);
+        c = find_case(o, "tonly", "pgrepl_native");
+        msg = c ? json_string_value(json_object_get(c, "message")) : NULL;
+        if (attempt == 4 || msg == NULL || strstr(msg, "lag unknown") == NULL)
+            return;
+        outcome_free(o);
+        usleep(500 * 1000);
+    }
+}
+
 static size_t ncases(const struct outcome *o, const char *resource)
 {
     json_t *checks = json_object_get(o->report, "checks"), *c;
@@ -374,9 +394,8 @@ START_TEST(test_native_synced)
               "WHERE relid IS NULL AND pid IS NOT NULL",
               "apply worker");
 
-    wait_reported();
     cfg = config_for(DB_NATIVE, NULL);
-    run_check(cfg, &o);
+    run_check_lag_known(cfg, &o);
     expect_case(&o, "main", "pgrepl_native", "pass",
                 (const char *const[]){"native: replicating",
                                       "initial sync done (2 tables)",
@@ -392,9 +411,8 @@ START_TEST(test_native_synced)
 
     /* Without the source, lag is bounded by the publisher's last report,
      * always more than a millisecond ago. */
-    wait_reported();
     cfg = config_for(DB_NATIVE, "checks:\n  pg.replication: {max_lag: 1ms}\n");
-    run_check(cfg, &o);
+    run_check_lag_known(cfg, &o);
     expect_case(&o, "tonly", "pgrepl_native", "fail",
                 (const char *const[]){"exceeds max_lag 1ms", NULL});
     ck_assert_int_eq(o.status, 1);
