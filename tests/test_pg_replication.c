@@ -29,36 +29,14 @@
 #define PROBE     "cutover_pgrepl_probe" /* a role without privileges */
 #define WAIT_S    30
 
-/* ---- SQL as the superuser, tolerant of failure (cleanup) ---------------- */
-
-static int try_sql(const char *side, const char *db, const char *sql,
-                   char **out)
-{
-    char *dir = tu_tmpdir();
-    char *file = tu_write_file(dir, "q.sql", sql);
-    char *url = tu_pg_admin_url(side, db);
-    char *cmd = co_asprintf("psql '%s' -X -q -At -v ON_ERROR_STOP=1 -f %s "
-                            "2>&1",
-                            url, file);
-    int rc = tu_sh(cmd, out);
-
-    unlink(file);
-    rmdir(dir);
-    free(cmd);
-    free(url);
-    free(file);
-    free(dir);
-    return rc;
-}
-
 static bool db_exists(const char *side, const char *db)
 {
     char *sql = co_asprintf("SELECT 1 FROM pg_database WHERE datname = "
                             "'%s'",
                             db);
     char *out = NULL;
-    bool yes = try_sql(side, "postgres", sql, &out) == 0 && out != NULL &&
-               out[0] == '1';
+    bool yes = tu_pg_try_sql(side, "postgres", sql, &out) == 0 &&
+               out != NULL && out[0] == '1';
 
     free(out);
     free(sql);
@@ -112,25 +90,26 @@ static void repl_cleanup(const char *db)
     char *out = NULL;
 
     if (db_exists("target", db)) {
-        if (try_sql("target", db, clean_target_sql, &out) != 0)
+        if (tu_pg_try_sql("target", db, clean_target_sql, &out) != 0)
             fprintf(stderr, "cleanup of target/%s: %s\n", db, out);
         free(out);
         out = NULL;
     }
     if (db_exists("source", db)) {
-        if (try_sql("source", db, clean_source_sql, &out) != 0)
+        if (tu_pg_try_sql("source", db, clean_source_sql, &out) != 0)
             fprintf(stderr, "cleanup of source/%s: %s\n", db, out);
         free(out);
         out = NULL;
     }
-    try_sql("target", "postgres", drop, NULL);
-    try_sql("source", "postgres", drop, NULL);
+    tu_pg_try_sql("target", "postgres", drop, NULL);
+    tu_pg_try_sql("source", "postgres", drop, NULL);
     free(drop);
 }
 
 static void probe_drop(void)
 {
-    try_sql("target", "postgres", "DROP ROLE IF EXISTS " PROBE ";", NULL);
+    tu_pg_try_sql("target", "postgres", "DROP ROLE IF EXISTS " PROBE ";",
+                  NULL);
 }
 
 static void teardown_all(void)
@@ -184,7 +163,7 @@ static void wait_true(const char *db, const char *sql, const char *what)
 
     for (;;) {
         out = NULL;
-        if (try_sql("target", db, sql, &out) == 0 && out != NULL &&
+        if (tu_pg_try_sql("target", db, sql, &out) == 0 && out != NULL &&
             out[0] == 't')
             break;
         ck_assert_msg(co_now_ms() < until, "%s: not after %d s (%s)", what,
@@ -514,10 +493,10 @@ static void pgl_require_supervisor(void)
 
     for (;;) {
         out = NULL;
-        if (try_sql("target", "postgres",
-                    "SELECT count(*) FROM pg_stat_activity "
-                    "WHERE backend_type = 'pglogical supervisor'",
-                    &out) == 0 &&
+        if (tu_pg_try_sql("target", "postgres",
+                          "SELECT count(*) FROM pg_stat_activity "
+                          "WHERE backend_type = 'pglogical supervisor'",
+                          &out) == 0 &&
             out != NULL && out[0] != '0')
             break;
         free(out);
@@ -527,11 +506,11 @@ static void pgl_require_supervisor(void)
         usleep(200 * 1000);
     }
     if (out == NULL) {
-        try_sql("target", "postgres",
-                "SELECT format('%s databases, max_worker_processes %s', "
-                "(SELECT count(*) FROM pg_database WHERE datallowconn), "
-                "current_setting('max_worker_processes'))",
-                &out);
+        tu_pg_try_sql("target", "postgres",
+                      "SELECT format('%s databases, max_worker_processes %s', "
+                      "(SELECT count(*) FROM pg_database WHERE datallowconn), "
+                      "current_setting('max_worker_processes'))",
+                      &out);
         ck_abort_msg("the target's pglogical supervisor is not running "
                      "(%s): pglogical needs a worker per database; the "
                      "test bed's max_worker_processes is too low",
