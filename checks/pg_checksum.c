@@ -1512,8 +1512,10 @@ static void report(struct co_run *run, struct co_pgtab_pair *pairs,
 }
 
 static void compare_all(struct co_run *run, struct co_pg_pool *pool,
-                        struct co_pgtab_pair *pairs, size_t npairs)
+                        struct co_pgtab_pair *pairs, size_t npairs,
+                        void *payload)
 {
+    (void)payload;
     struct shared sh;
 
     memset(&sh, 0, sizeof(sh));
@@ -1534,27 +1536,7 @@ static void compare_all(struct co_run *run, struct co_pg_pool *pool,
 
 static int checksum_run(struct co_run *run)
 {
-    struct co_pg_pool pool;
-    struct co_pgtab_list lists[2];
-    struct co_pgtab_pair *pairs;
-    size_t npairs;
-
-    if (co_pg_pool_open_or_report(&pool, run, 1) != 0)
-        return 0;
-    if (co_pgtab_fetch((struct co_pg *[2]){pool.src[0], pool.tgt[0]}, run,
-                       lists, &pairs, &npairs) != 0) {
-        /* error cases added */
-    } else if (npairs == 0) {
-        co_case_addf(run, CO_SKIP, "tables", NULL, NULL,
-                     "no user tables on either side");
-    } else {
-        compare_all(run, &pool, pairs, npairs);
-    }
-    free(pairs);
-    co_pgtab_list_free(&lists[0]);
-    co_pgtab_list_free(&lists[1]);
-    co_pg_pool_close(&pool);
-    return 0;
+    return co_pgtab_run(run, compare_all, NULL);
 }
 
 const struct co_check co_check_pg_checksum = {

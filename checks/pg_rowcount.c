@@ -284,33 +284,20 @@ static void report_estimates(struct co_run *run, struct co_pgtab_pair *pairs,
 
 /* ---- run ---------------------------------------------------------------- */
 
+static void report(struct co_run *run, struct co_pg_pool *pool,
+                   struct co_pgtab_pair *pairs, size_t npairs, void *payload)
+{
+    (void)payload;
+    if (co_param_bool(run, "estimate"))
+        report_estimates(run, pairs, npairs);
+    else
+        report_exact(run, pairs, npairs, pool);
+}
+
 static int rowcount_run(struct co_run *run)
 {
-    struct co_pg_pool pool;
-    struct co_pgtab_list lists[2];
-    struct co_pgtab_pair *pairs;
-    size_t npairs;
-    bool estimate = co_param_bool(run, "estimate");
-
     check_tolerances(run);
-    if (co_pg_pool_open_or_report(&pool, run, 1) != 0)
-        return 0;
-    if (co_pgtab_fetch((struct co_pg *[2]){pool.src[0], pool.tgt[0]}, run,
-                       lists, &pairs, &npairs) != 0) {
-        /* error cases added */
-    } else if (npairs == 0) {
-        co_case_addf(run, CO_SKIP, "tables", NULL, NULL,
-                     "no user tables on either side");
-    } else if (estimate) {
-        report_estimates(run, pairs, npairs);
-    } else {
-        report_exact(run, pairs, npairs, &pool);
-    }
-    free(pairs);
-    co_pgtab_list_free(&lists[0]);
-    co_pgtab_list_free(&lists[1]);
-    co_pg_pool_close(&pool);
-    return 0;
+    return co_pgtab_run(run, report, NULL);
 }
 
 const struct co_check co_check_pg_rowcount = {

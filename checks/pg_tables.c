@@ -355,3 +355,28 @@ void co_pgtab_grow(struct co_pg_pool *pool, const struct co_run *run, int n)
     free(more.src);
     free(more.tgt);
 }
+
+int co_pgtab_run(struct co_run *run, co_pgtab_fn fn, void *payload)
+{
+    struct co_pg_pool pool;
+    struct co_pgtab_list lists[2];
+    struct co_pgtab_pair *pairs = NULL;
+    size_t npairs = 0;
+
+    if (co_pg_pool_open_or_report(&pool, run, 1) != 0)
+        return 0;
+    if (co_pgtab_fetch((struct co_pg *[2]){pool.src[0], pool.tgt[0]}, run,
+                       lists, &pairs, &npairs) != 0) {
+        /* error cases added */
+    } else if (npairs == 0) {
+        co_case_addf(run, CO_SKIP, "tables", NULL, NULL,
+                     "no user tables on either side");
+    } else {
+        fn(run, &pool, pairs, npairs, payload);
+    }
+    free(pairs);
+    co_pgtab_list_free(&lists[0]);
+    co_pgtab_list_free(&lists[1]);
+    co_pg_pool_close(&pool);
+    return 0;
+}

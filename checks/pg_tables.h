@@ -80,6 +80,15 @@ int co_pgtab_fetch(struct co_pg *pg[2], struct co_run *run,
                    size_t *npairs);
 void co_pgtab_list_free(struct co_pgtab_list *l);
 
+/* The frame of every per-table check: opens one session pair (error
+ * cases when a side is unreachable), lists and pairs the tables, adds a
+ * `skip` when neither side has any, else calls fn with the pool and the
+ * pairs; then frees everything. fn may grow the pool (co_pgtab_grow). */
+typedef void (*co_pgtab_fn)(struct co_run *run, struct co_pg_pool *pool,
+                            struct co_pgtab_pair *pairs, size_t npairs,
+                            void *payload);
+int co_pgtab_run(struct co_run *run, co_pgtab_fn fn, void *payload);
+
 /* Grows a pool opened with co_pg_pool_open_or_report (one pair, which
  * lists the tables) to n pairs, all connecting at once, for work on many
  * tables. Pairs that fail to connect are left out: the work runs on
