@@ -430,7 +430,10 @@ static void list_plain(unsigned phase, bool verbose)
         printf("%-16s %-18s %s\n", c->id, ph, c->summary);
         if (!verbose)
             continue;
-        printf("    runs on: %s resources\n", co_kind_name(c->kind));
+        if (c->runs_on)
+            printf("    runs on: %s\n", c->runs_on);
+        else
+            printf("    runs on: %s resources\n", co_kind_name(c->kind));
         for (const struct co_param *p = c->params; p && p->name; p++) {
             printf("    %-14s %-9s default: ", p->name,
                    co_ptype_name(p->type));
@@ -468,8 +471,14 @@ static void list_man(void)
         man_text(c->id);
         fputs("\n", stdout);
         man_text(c->summary);
-        printf(" (phases: %s; runs on %s resources)\n", ph,
-               co_kind_name(c->kind));
+        if (c->runs_on) {
+            printf(" (phases: %s; runs on ", ph);
+            man_text(c->runs_on);
+            fputs(")\n", stdout);
+        } else {
+            printf(" (phases: %s; runs on %s resources)\n", ph,
+                   co_kind_name(c->kind));
+        }
         for (const struct co_param *p = c->params; p && p->name; p++) {
             fputs(".br\n\\fI", stdout);
             man_text(p->name);

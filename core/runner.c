@@ -222,6 +222,11 @@ bool co_runner_selected(const struct co_check *c,
 
 /* ---- building the task list -------------------------------------------- */
 
+bool co_check_applies(const struct co_check *c, const struct co_resource *res)
+{
+    return c->applies ? c->applies(res) : res->kind == c->kind;
+}
+
 /* The masked endpoint a result shows for one side of a resource. */
 static char *endpoint(const struct co_resource *r, bool source)
 {
@@ -320,7 +325,7 @@ static struct co_task *plan(const struct co_config *cfg,
                 struct co_result *r;
                 struct co_task *t;
 
-                if (res->kind != c->kind)
+                if (!co_check_applies(c, res))
                     continue;
                 if (pass == 0) {
                     nres++;

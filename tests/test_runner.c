@@ -97,8 +97,12 @@ static int run_params(struct co_run *run)
 }
 
 #define CHECK(name, fn, ph, fl)                                               \
-    static const struct co_check name = {                                     \
-        #name, "test", CO_KIND_OUTBOUND, ph, NULL, fn, fl}
+    static const struct co_check name = {.id = #name,                         \
+                                         .summary = "test",                   \
+                                         .kind = CO_KIND_OUTBOUND,            \
+                                         .phases = ph,                        \
+                                         .run = fn,                           \
+                                         .flags = fl}
 
 CHECK(t_pass, run_pass, CO_PRE | CO_POST, 0);
 CHECK(t_sleep, run_sleep300, CO_ALL, 0);
@@ -108,11 +112,18 @@ CHECK(t_sigint, run_sigint, CO_ALL, 0);
 CHECK(t_errstr, run_errstr, CO_ALL, 0);
 CHECK(t_secret, run_secret, CO_ALL, 0);
 CHECK(t_drift, run_pass, CO_DRIFT, 0);
-static const struct co_check t_params = {
-    "t.params", "params", CO_KIND_OUTBOUND, CO_ALL, test_params,
-    run_params, 0};
-static const struct co_check t_pair = {
-    "t.pair", "pair", CO_KIND_POSTGRES, CO_ALL, NULL, run_pass, CO_CHECK_PAIR};
+static const struct co_check t_params = {.id = "t.params",
+                                         .summary = "params",
+                                         .kind = CO_KIND_OUTBOUND,
+                                         .phases = CO_ALL,
+                                         .params = test_params,
+                                         .run = run_params};
+static const struct co_check t_pair = {.id = "t.pair",
+                                       .summary = "pair",
+                                       .kind = CO_KIND_POSTGRES,
+                                       .phases = CO_ALL,
+                                       .run = run_pass,
+                                       .flags = CO_CHECK_PAIR};
 
 static struct co_config *make_config(int nout)
 {

@@ -51,7 +51,15 @@ struct co_check {
     const struct co_param *params; /* may be NULL */
     int (*run)(struct co_run *run);
     unsigned flags; /* enum co_check_flags */
+    /* Optional: which resources it runs on when that is not simply every
+     * resource of `kind` (e.g. tls.cert also on postgres/redis resources
+     * with `tls: true`); `runs_on` then says so for `cutover list`. */
+    bool (*applies)(const struct co_resource *res);
+    const char *runs_on;
 };
+
+/* Does check c run on resource res (its kind, or its applies hook)? */
+bool co_check_applies(const struct co_check *c, const struct co_resource *res);
 
 /* The registry: every check, in display order. Defined in
  * checks/registry.c, the only file that names them. */
