@@ -52,6 +52,18 @@ char *co_strdup(const char *s); /* NULL -> NULL */
 char *co_strndup(const char *s, size_t n);
 char *co_asprintf(const char *fmt, ...) CO_PRINTF(1, 2);
 
+/* ---- files ------------------------------------------------------------ */
+
+/* Writes path atomically (core/file.c): fill(f, arg) writes the content
+ * into a temporary file next to it, which is made durable and renamed
+ * over path, so a reader sees the old file or the whole new one. "-" is
+ * stdout; a path that is not a regular file (FIFO, device) is written in
+ * place. `what` names the content in errors ("json report"). Returns 0,
+ * or -1 with a reason in err. fill returns non-zero on failure. */
+typedef int (*co_fill_fn)(FILE *f, void *arg);
+int co_write_atomic(const char *path, const char *what, co_fill_fn fill,
+                    void *arg, char *err, size_t errlen);
+
 /* ---- string list ------------------------------------------------------ */
 
 struct co_strlist {
