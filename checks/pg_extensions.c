@@ -202,5 +202,5 @@ const struct co_check co_check_pg_extensions = {
     .phases = CO_PRE | CO_POST,
     .params = NULL, /* none */
     .run = pg_extensions_run,
-    .flags = CO_CHECK_PAIR,
+    .flags = CO_CHECK_PAIR | CO_CHECK_SNAPSHOT,
 };

@@ -308,5 +308,5 @@ const struct co_check co_check_pg_rowcount = {
     .phases = CO_POST | CO_DRIFT,
     .params = rowcount_params,
     .run = rowcount_run,
-    .flags = CO_CHECK_PAIR,
+    .flags = CO_CHECK_PAIR | CO_CHECK_SNAPSHOT,
 };

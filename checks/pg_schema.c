@@ -882,5 +882,5 @@ const struct co_check co_check_pg_schema = {
     .phases = CO_PRE | CO_POST | CO_DRIFT,
     .params = pg_schema_params,
     .run = pg_schema_run,
-    .flags = CO_CHECK_PAIR,
+    .flags = CO_CHECK_PAIR | CO_CHECK_SNAPSHOT,
 };

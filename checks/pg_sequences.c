@@ -392,5 +392,5 @@ const struct co_check co_check_pg_sequences = {
     .phases = CO_POST,
     .params = sequences_params,
     .run = sequences_run,
-    .flags = CO_CHECK_PAIR,
+    .flags = CO_CHECK_PAIR | CO_CHECK_SNAPSHOT,
 };

@@ -249,5 +249,5 @@ const struct co_check co_check_pg_version = {
     .phases = CO_PRE,
     .params = NULL, /* none */
     .run = pg_version_run,
-    .flags = CO_CHECK_PAIR,
+    .flags = CO_CHECK_PAIR | CO_CHECK_SNAPSHOT,
 };

@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cutover/baseline.h"
 #include "cutover/cutover.h"
 #include "runner.h"
 
@@ -27,11 +28,14 @@ static const char usage_text[] =
     "usage: cutover check    [-c FILE] [--phase pre|post|drift|all]\n"
     "                        [--only GLOB]... [--skip GLOB]...\n"
     "                        [--junit FILE] [--json FILE] [--markdown FILE]\n"
-    "                        [--text FILE] [--baseline FILE] [--jobs N]\n"
+    "                        [--text FILE] [--baseline FILE]\n"
+    "                        [--baseline-as source|target] [--jobs N]\n"
     "                        [--timeout DUR] [--strict]\n"
     "                        [--color auto|always|never] "
     "[--quiet|--verbose]\n"
     "       cutover snapshot [-c FILE] --side source|target [-o FILE]\n"
+    "                        [--only GLOB]... [--skip GLOB]... [--jobs N]\n"
+    "                        [--timeout DUR] [--quiet|--verbose]\n"
     "       cutover list     [--phase P] [--verbose]\n"
     "       cutover config   [-c FILE]\n"
     "       cutover --help | --version\n";
@@ -50,6 +54,13 @@ static const char help_text[] =
     "      --json FILE     write a JSON report\n"
     "      --markdown FILE write a Markdown summary\n"
     "      --text FILE     also write the text report to FILE\n"
+    "      --baseline FILE a snapshot stands in for the side it was taken\n"
+    "                      from; that side's server is not contacted\n"
+    "      --baseline-as S the snapshot stands in for side S instead\n"
+    "                      (source: compare the live target with a blessed\n"
+    "                      snapshot of itself)\n"
+    "      --side S        snapshot: the side to record (source or target)\n"
+    "  -o, --output FILE   snapshot: where to write it (default stdout)\n"
     "      --jobs N        tasks run in parallel (default settings.jobs)\n"
     "      --timeout DUR   deadline per task, e.g. 30s (default "
     "settings.timeout)\n"
@@ -149,13 +160,18 @@ enum {
     OPT_STRICT,
     OPT_COLOR,
     OPT_SIDE,
-    OPT_MAN
+    OPT_MAN,
+    OPT_BASELINE_AS
 };
 
 struct check_args {
+    bool snapshot; /* `cutover snapshot`, not `check` */
     const char *config;
     const char *out[4]; /* junit, json, markdown, text */
     const char *baseline;
+    const char *baseline_as;
+    const char *side;   /* snapshot */
+    const char *output; /* snapshot */
     const char *color;
     bool quiet, verbose, strict;
     struct co_runner_opts ro;
@@ -203,6 +219,26 @@ static int check_out_dir(const char *path)
     return rc;
 }
 
+/* Options that belong to the other command: `check` has no --side or
+ * -o, `snapshot` no --phase, --baseline or reports. */
+static bool wrong_command(int c, bool snapshot, const struct option *opts)
+{
+    static const int check_only[] = {OPT_PHASE,       OPT_JUNIT,  OPT_JSON,
+                                     OPT_MARKDOWN,    OPT_TEXT,   OPT_BASELINE,
+                                     OPT_BASELINE_AS, OPT_STRICT, OPT_COLOR};
+    const char *cmd = snapshot ? "snapshot" : "check";
+    bool wrong = !snapshot && (c == OPT_SIDE || c == 'o');
+
+    for (size_t i = 0; snapshot && i < sizeof(check_only) / sizeof(int); i++)
+        wrong = wrong || c == check_only[i];
+    while (wrong && opts->name && opts->val != c)
+        opts++;
+    if (wrong)
+        usage_error("--%s is not an option of `cutover %s`",
+                    opts->name ? opts->name : "?", cmd);
+    return wrong;
+}
+
 /* Fills a from the command line. Returns -1 to go on, or the exit code
  * to leave with (0 after --help, 64 on a usage error). */
 static int parse_check_args(int argc, char **argv, struct check_args *a)
@@ -217,6 +253,9 @@ static int parse_check_args(int argc, char **argv, struct check_args *a)
         {"markdown", required_argument, NULL, OPT_MARKDOWN},
         {"text", required_argument, NULL, OPT_TEXT},
         {"baseline", required_argument, NULL, OPT_BASELINE},
+        {"baseline-as", required_argument, NULL, OPT_BASELINE_AS},
+        {"side", required_argument, NULL, OPT_SIDE},
+        {"output", required_argument, NULL, 'o'},
         {"jobs", required_argument, NULL, OPT_JOBS},
         {"timeout", required_argument, NULL, OPT_TIMEOUT},
         {"strict", no_argument, NULL, OPT_STRICT},
@@ -235,10 +274,27 @@ static int parse_check_args(int argc, char **argv, struct check_args *a)
     a->ro.handle_signals = true;
     opterr = 0;
     optind = 1;
-    while ((c = getopt_long(argc, argv, ":c:qvh", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":c:o:qvh", opts, NULL)) != -1) {
+        if (wrong_command(c, a->snapshot, opts))
+            return CO_EXIT_USAGE;
         switch (c) {
         case 'c':
             a->config = optarg;
+            break;
+        case 'o':
+            a->output = optarg;
+            break;
+        case OPT_SIDE:
+        case OPT_BASELINE_AS:
+            if (strcmp(optarg, "source") && strcmp(optarg, "target"))
+                return usage_error("--%s must be source or target, not "
+                                   "\"%s\"",
+                                   c == OPT_SIDE ? "side" : "baseline-as",
+                                   optarg);
+            if (c == OPT_SIDE)
+                a->side = optarg;
+            else
+                a->baseline_as = optarg;
             break;
         case OPT_PHASE:
             if (phase_option(optarg, &a->ro.phase) != 0)
@@ -294,6 +350,15 @@ static int parse_check_args(int argc, char **argv, struct check_args *a)
     }
     if (optind < argc)
         return usage_error("unexpected argument \"%s\"", argv[optind]);
+    if (a->snapshot && a->side == NULL)
+        return usage_error("%s", "snapshot needs --side source or --side "
+                                 "target");
+    if (a->baseline_as && a->baseline == NULL)
+        return usage_error("%s", "--baseline-as needs --baseline FILE");
+    if (a->output && check_out_dir(a->output) < 0)
+        return usage_error("cannot write snapshot \"%s\": its directory "
+                           "does not exist or is not writable",
+                           a->output);
     if (a->quiet && a->verbose)
         return usage_error("%s", "--quiet and --verbose exclude each other");
     for (int i = 0; i < 4; i++)
@@ -349,65 +414,103 @@ static int write_reports(const struct co_report *rep,
     return failed;
 }
 
-static int cmd_check(int argc, char **argv)
+static void args_free(struct check_args *a)
 {
-    struct check_args a;
-    struct co_config *cfg;
-    struct co_report rep;
-    bool abandoned = false;
-    int rc, code;
+    co_strlist_free(&a->ro.only);
+    co_strlist_free(&a->ro.skip);
+}
 
-    memset(&a, 0, sizeof(a));
-    rc = parse_check_args(argc, argv, &a);
+/* Parses the arguments and loads the config. Returns -1 and sets *cfg to
+ * go on, or the exit code to leave with. */
+static int prepare(int argc, char **argv, struct check_args *a,
+                   struct co_config **cfg)
+{
+    int rc = parse_check_args(argc, argv, a);
+
     if (rc >= 0) {
-        co_strlist_free(&a.ro.only);
-        co_strlist_free(&a.ro.skip);
+        args_free(a);
         return rc;
     }
-    if (a.baseline) {
-        co_strlist_free(&a.ro.only);
-        co_strlist_free(&a.ro.skip);
-        return usage_error("--baseline \"%s\": baseline snapshots are not "
-                           "yet supported",
-                           a.baseline);
-    }
-    cfg = load_config(a.config);
-    if (cfg == NULL) {
-        co_strlist_free(&a.ro.only);
-        co_strlist_free(&a.ro.skip);
+    *cfg = load_config(a->config);
+    if (*cfg == NULL) {
+        args_free(a);
         return CO_EXIT_CONFIG;
     }
-    if (a.verbose)
+    if (a->verbose)
         co_log_set_level(CO_LOG_INFO);
     global_init();
-    memset(&rep, 0, sizeof(rep));
-    rep.tool_version = CUTOVER_VERSION;
-    rep.phase = co_phase_name(a.ro.phase);
-    rep.strict = a.strict;
-    if (gethostname(rep.hostname, sizeof(rep.hostname) - 1) < 0)
-        snprintf(rep.hostname, sizeof(rep.hostname), "localhost");
-    a.ro.progress = !a.quiet && isatty(STDERR_FILENO) == 1;
+    return -1;
+}
 
-    rc = co_runner_run(cfg, &a.ro, &rep, &abandoned);
-    if (rc == 1)
+/* Runs the selected checks into rep. Returns whether a worker was
+ * abandoned inside a check (then leave with _exit). */
+static bool run_checks(const struct co_config *cfg, struct check_args *a,
+                       struct co_report *rep)
+{
+    bool abandoned = false;
+
+    memset(rep, 0, sizeof(*rep));
+    rep->tool_version = CUTOVER_VERSION;
+    rep->phase = co_phase_name(a->ro.phase);
+    rep->strict = a->strict;
+    if (gethostname(rep->hostname, sizeof(rep->hostname) - 1) < 0)
+        snprintf(rep->hostname, sizeof(rep->hostname), "localhost");
+    a->ro.progress = !a->quiet && isatty(STDERR_FILENO) == 1;
+    if (co_runner_run(cfg, &a->ro, rep, &abandoned) == 1)
         fputs("cutover: interrupted; unfinished cases are marked "
               "\"interrupted\"\n",
               stderr);
-    code = co_report_exit_code(&rep);
-    if (write_reports(&rep, &a) && code == CO_EXIT_OK)
-        code = CO_EXIT_ERROR;
+    return abandoned;
+}
+
+static int finish(int code, bool abandoned, struct co_report *rep,
+                  struct co_config *cfg, struct check_args *a,
+                  struct co_baseline *b)
+{
     if (abandoned) {
         /* A worker is still inside a check: freeing what it points at
          * or running library destructors under it would be unsafe. */
         fflush(NULL);
         _exit(code);
     }
-    co_report_free(&rep);
+    co_report_free(rep);
     co_config_free(cfg);
-    co_strlist_free(&a.ro.only);
-    co_strlist_free(&a.ro.skip);
+    co_baseline_free(b);
+    args_free(a);
     global_cleanup();
     return code;
+}
+
+static int cmd_check(int argc, char **argv)
+{
+    struct check_args a;
+    struct co_config *cfg = NULL;
+    struct co_baseline *b = NULL;
+    struct co_report rep;
+    bool abandoned;
+    int rc, code;
+
+    memset(&a, 0, sizeof(a));
+    rc = prepare(argc, argv, &a, &cfg);
+    if (rc >= 0)
+        return rc;
+    if (a.baseline) {
+        char err[CO_ERRLEN];
+        b = co_baseline_load(a.baseline, err, sizeof(err));
+        if (b == NULL) {
+            fprintf(stderr, "cutover: --baseline %s\n", err);
+            memset(&rep, 0, sizeof(rep));
+            return finish(CO_EXIT_CONFIG, false, &rep, cfg, &a, NULL);
+        }
+        if (a.baseline_as)
+            co_baseline_set_side(b, strcmp(a.baseline_as, "source") == 0);
+        a.ro.baseline = b;
+    }
+    abandoned = run_checks(cfg, &a, &rep);
+    code = co_report_exit_code(&rep);
+    if (write_reports(&rep, &a) && code == CO_EXIT_OK)
+        code = CO_EXIT_ERROR;
+    return finish(code, abandoned, &rep, cfg, &a, b);
 }
 
 /* ---- list -------------------------------------------------------------- */
@@ -567,12 +670,65 @@ static int cmd_config(int argc, char **argv)
 
 /* ---- snapshot ---------------------------------------------------------- */
 
+/* The cases that could not be checked, listed on stderr. */
+static size_t report_errors(const struct co_report *rep)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; i < rep->nresults; i++) {
+        const struct co_result *r = &rep->results[i];
+        for (size_t k = 0; k < r->ncases; k++) {
+            if (r->cases[k].status != CO_ERROR)
+                continue;
+            fprintf(stderr, "cutover: %s.%s %s: %s\n", r->check, r->resource,
+                    r->cases[k].name, r->cases[k].message);
+            n++;
+        }
+    }
+    return n;
+}
+
 static int cmd_snapshot(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
-    fputs("cutover: snapshot: not yet supported\n", stderr);
-    return CO_EXIT_USAGE;
+    struct check_args a;
+    struct co_config *cfg = NULL;
+    struct co_baseline *b;
+    struct co_report rep;
+    char err[CO_ERRLEN];
+    size_t nerr, nres, nq, nf;
+    bool abandoned;
+    int rc;
+
+    memset(&a, 0, sizeof(a));
+    a.snapshot = true;
+    rc = prepare(argc, argv, &a, &cfg);
+    if (rc >= 0)
+        return rc;
+    b = co_baseline_new(strcmp(a.side, "source") == 0, cfg);
+    a.ro.baseline = b;
+    a.ro.phase = CO_ALL;
+    abandoned = run_checks(cfg, &a, &rep);
+    nerr = report_errors(&rep);
+    if (nerr > 0) {
+        fprintf(stderr,
+                "cutover: snapshot not written: %zu case%s could not be "
+                "checked\n",
+                nerr, nerr == 1 ? "" : "s");
+        return finish(CO_EXIT_ERROR, abandoned, &rep, cfg, &a, b);
+    }
+    if (co_baseline_save(b, a.output ? a.output : "-", err, sizeof(err)) < 0) {
+        fprintf(stderr, "cutover: %s\n", err);
+        return finish(CO_EXIT_ERROR, abandoned, &rep, cfg, &a, b);
+    }
+    co_baseline_counts(b, &nres, &nq, &nf);
+    if (!a.quiet)
+        fprintf(stderr,
+                "cutover: snapshot of the %s written to %s: %zu resource%s, "
+                "%zu recorded quer%s, %zu fact%s\n",
+                a.side, a.output ? a.output : "stdout", nres,
+                nres == 1 ? "" : "s", nq, nq == 1 ? "y" : "ies", nf,
+                nf == 1 ? "" : "s");
+    return finish(CO_EXIT_OK, abandoned, &rep, cfg, &a, b);
 }
 
 /* ---- dispatch ---------------------------------------------------------- */

@@ -61,6 +61,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "cutover/baseline.h"
 #include "cutover/net.h"
 #include "cutover/util.h"
 
@@ -635,21 +636,40 @@ struct co_pg *co_pg_connect_url(const char *url, const char *side,
     return pg;
 }
 
-static const char *res_url(const struct co_resource *res, bool source)
+/* A session answered by a baseline snapshot: no server behind it. */
+static struct co_pg *pg_replay(const char *side, struct co_pg_tape *tape)
 {
-    if (res == NULL)
-        return NULL;
-    return source ? res->source : res->target;
+    struct co_pg *pg = pg_new(side, "baseline");
+
+    pg->tape = tape;
+    pg->server_version = co_pg_tape_server(tape);
+    snprintf(pg->sslmode, sizeof(pg->sslmode), "baseline");
+    return pg;
+}
+
+/* Ties a new session of `run` to the baseline tape of its side, if any. */
+static void pg_tape_attach(struct co_pg *pg, struct co_pg_tape *tape)
+{
+    if (tape == NULL || pg->err != CO_PG_OK)
+        return;
+    pg->tape = tape;
+    co_pg_tape_set_server(tape, pg->server_version);
 }
 
 struct co_pg *co_pg_connect(const struct co_run *run, bool source)
 {
     const struct co_resource *res = run->res;
+    struct co_pg_tape *tape = co_pg_tape_for(run, source);
+    const char *side = source ? "source" : "target";
+    struct co_pg *pg;
 
-    return co_pg_connect_url(
-        res_url(res, source), source ? "source" : "target",
-        res ? res->ca_file : NULL, res ? res->tls_verify : true, run->cfg,
-        run->deadline, run->cancel);
+    if (co_pg_tape_replaying(tape))
+        return pg_replay(side, tape);
+    pg = co_pg_connect_url(
+        co_run_url(run, source), side, res ? res->ca_file : NULL,
+        res ? res->tls_verify : true, run->cfg, run->deadline, run->cancel);
+    pg_tape_attach(pg, tape);
+    return pg;
 }
 
 void co_pg_free(struct co_pg *pg)
@@ -752,6 +772,11 @@ struct op {
     PGresult *res;       /* the final result (not when streaming) */
     co_pg_row_fn fn;
     void *payload;
+    /* the statement, kept for a baseline tape (recording) */
+    const char *sql;
+    int nparams;
+    const char *const *params;
+    json_t *rec; /* rows of a stream being recorded */
 };
 
 /* A session can take a statement: connected, not stuck in a statement
@@ -781,12 +806,42 @@ static void op_lost(struct op *op, const char *why)
         snprintf(reason, sizeof(reason), "the server closed the connection");
     pg_fail(op->pg, CO_PG_LOST, "connection lost: %s", reason);
     op->state = OP_DONE;
+    json_decref(op->rec);
+    op->rec = NULL;
     if (op->k != NULL) {
         canceller_release(op->k, co_now_ms());
         op->k = NULL;
     }
     PQclear(op->res);
     op->res = NULL;
+}
+
+/* A session a baseline stands for answers at once from its tape. */
+static void op_replay(struct op *op, int64_t deadline,
+                      const atomic_int *cancel)
+{
+    struct co_pg *pg = op->pg;
+    int rc = 0;
+
+    pg_clear_err(pg);
+    if (is_cancelled(cancel)) {
+        pg_fail(pg, CO_PG_CANCELLED, "interrupted");
+        return;
+    }
+    if (co_now_ms() >= deadline) {
+        pg_fail(pg, CO_PG_TIMEOUT, "timed out before the query was sent");
+        return;
+    }
+    if (op->fn != NULL)
+        rc = co_pg_tape_stream(pg->tape, op->sql, op->nparams, op->params,
+                               op->fn, op->payload);
+    else if ((op->res = co_pg_tape_get(pg->tape, op->sql, op->nparams,
+                                       op->params)) == NULL)
+        rc = -1;
+    if (rc < 0)
+        pg_fail(pg, CO_PG_QUERY,
+                "the baseline snapshot holds no answer to this query (was it "
+                "taken with another config or cutover version?)");
 }
 
 static void op_start(struct op *op, struct co_pg *pg, const char *sql,
@@ -800,7 +855,14 @@ static void op_start(struct op *op, struct co_pg *pg, const char *sql,
     op->pg = pg;
     op->fn = fn;
     op->payload = payload;
+    op->sql = sql;
+    op->nparams = nparams;
+    op->params = params;
     op->state = OP_DONE;
+    if (pg != NULL && co_pg_tape_replaying(pg->tape)) {
+        op_replay(op, deadline, cancel);
+        return;
+    }
     if (pg == NULL || !pg_usable(pg))
         return;
     pg_clear_err(pg);
@@ -850,6 +912,24 @@ static void op_stop_message(struct op *op, const char *extra)
                 (long long)(op->budget > 0 ? op->budget : 0), extra);
 }
 
+/* Taking a snapshot: a statement that completed goes on the tape (a
+ * stream only when read to its end). */
+static void op_record(struct op *op)
+{
+    struct co_pg_tape *t = op->pg->tape;
+    bool whole = op->pg->err == CO_PG_OK && !op->stream_stopped;
+
+    if (t != NULL && whole && op->fn == NULL && op->res != NULL &&
+        PQresultStatus(op->res) == PGRES_TUPLES_OK)
+        co_pg_tape_put(t, op->sql, op->nparams, op->params, op->res);
+    if (t != NULL && whole && op->fn != NULL) {
+        co_pg_tape_stream_commit(t, op->sql, op->nparams, op->params, op->rec);
+        op->rec = NULL;
+    }
+    json_decref(op->rec);
+    op->rec = NULL;
+}
+
 static void op_finish(struct op *op)
 {
     op->state = OP_DONE;
@@ -865,6 +945,7 @@ static void op_finish(struct op *op)
     } else if (op->fn == NULL && op->res == NULL) {
         pg_fail(op->pg, CO_PG_OTHER, "the server returned no result");
     }
+    op_record(op);
 }
 
 /* The server did not finish the cancelled statement in time: give up on
@@ -872,6 +953,8 @@ static void op_finish(struct op *op)
 static void op_abandon(struct op *op)
 {
     op->state = OP_DONE;
+    json_decref(op->rec);
+    op->rec = NULL;
     if (op->k != NULL) {
         canceller_release(op->k, co_now_ms());
         op->k = NULL;
@@ -926,6 +1009,11 @@ static void op_result(struct op *op, PGresult *r)
 {
     switch (PQresultStatus(r)) {
     case PGRES_SINGLE_TUPLE:
+        if (op->pg->tape != NULL && !op->stream_stopped) {
+            if (op->rec == NULL)
+                op->rec = co_pg_tape_stream_begin(r);
+            co_pg_tape_stream_row(op->rec, r);
+        }
         if (op->fn != NULL && !op->stream_stopped && op->pg->err == CO_PG_OK &&
             op->fn(r, op->payload) != 0) {
             op->stream_stopped = true;
@@ -1149,9 +1237,14 @@ int co_pg_stream(struct co_pg *pg, const char *sql, int nparams,
 /* Opens plan for one side, or gives every session of that side the
  * plan's error. */
 static void pool_side(struct co_pg **pgs, struct attempt *a, int n,
-                      struct plan *p, bool ok)
+                      struct plan *p, bool ok, struct co_pg_tape *tape)
 {
     for (int i = 0; i < n; i++) {
+        if (co_pg_tape_replaying(tape)) {
+            pgs[i] = pg_replay(p->side, tape);
+            a[i].done = true;
+            continue;
+        }
         if (!ok) {
             pgs[i] = pg_from_plan_error(p);
             a[i].done = true;
@@ -1192,6 +1285,7 @@ int co_pg_pool_open(struct co_pg_pool *pool, const struct co_run *run, int n)
     const struct co_resource *res = run->res;
     struct plan p[2];
     struct attempt *a;
+    struct co_pg_tape *tape[2];
     bool ok[2];
 
     memset(pool, 0, sizeof(*pool));
@@ -1201,14 +1295,27 @@ int co_pg_pool_open(struct co_pg_pool *pool, const struct co_run *run, int n)
     pool->src = co_calloc((size_t)n, sizeof(*pool->src));
     pool->tgt = co_calloc((size_t)n, sizeof(*pool->tgt));
     a = co_calloc((size_t)n * 2, sizeof(*a));
-    for (int s = 0; s < 2; s++)
-        ok[s] = plan_init(
-                    &p[s], res_url(res, s == 0), s == 0 ? "source" : "target",
-                    res ? res->ca_file : NULL, res ? res->tls_verify : true,
-                    run->cfg, run->deadline, run->cancel) == 0;
-    pool_side(pool->src, a, n, &p[0], ok[0]);
-    pool_side(pool->tgt, a + n, n, &p[1], ok[1]);
+    for (int s = 0; s < 2; s++) {
+        tape[s] = co_pg_tape_for(run, s == 0);
+        if (co_pg_tape_replaying(tape[s])) {
+            memset(&p[s], 0, sizeof(p[s]));
+            p[s].side = s == 0 ? "source" : "target";
+            ok[s] = true;
+            continue;
+        }
+        ok[s] =
+            plan_init(&p[s], co_run_url(run, s == 0),
+                      s == 0 ? "source" : "target", res ? res->ca_file : NULL,
+                      res ? res->tls_verify : true, run->cfg, run->deadline,
+                      run->cancel) == 0;
+    }
+    pool_side(pool->src, a, n, &p[0], ok[0], tape[0]);
+    pool_side(pool->tgt, a + n, n, &p[1], ok[1], tape[1]);
     attempts_run(a, (size_t)n * 2, run->deadline, run->cancel);
+    for (int i = 0; i < n; i++) {
+        pg_tape_attach(pool->src[i], tape[0]);
+        pg_tape_attach(pool->tgt[i], tape[1]);
+    }
     free(a);
     plan_free(&p[0]);
     plan_free(&p[1]);
@@ -1252,13 +1359,19 @@ struct slot {
     char *sql;
 };
 
+/* A session can be handed work: a baseline's, or a live connection
+ * not interrupted. */
+static bool pg_alive(const struct co_pg *pg)
+{
+    if (co_pg_tape_replaying(pg->tape))
+        return pg->err != CO_PG_CANCELLED;
+    return pg->conn != NULL && PQstatus(pg->conn) == CONNECTION_OK &&
+           pg->err != CO_PG_CANCELLED;
+}
+
 static bool slot_usable(const struct co_pg_pool *pool, int i)
 {
-    return pool->src[i]->conn != NULL && pool->tgt[i]->conn != NULL &&
-           PQstatus(pool->src[i]->conn) == CONNECTION_OK &&
-           PQstatus(pool->tgt[i]->conn) == CONNECTION_OK &&
-           pool->src[i]->err != CO_PG_CANCELLED &&
-           pool->tgt[i]->err != CO_PG_CANCELLED;
+    return pg_alive(pool->src[i]) && pg_alive(pool->tgt[i]);
 }
 
 /* A free slot, preferring pairs whose sessions are both alive; -1 when a

@@ -17,6 +17,8 @@
  */
 #include "runner.h"
 
+#include "cutover/baseline.h"
+
 #include <assert.h>
 #include <errno.h>
 #include <pthread.h>
@@ -288,6 +290,81 @@ static void init_result(struct co_result *r, const struct co_check *c,
     r->target = endpoint(res, false);
 }
 
+static bool pair_kind(const struct co_resource *res)
+{
+    return res->kind == CO_KIND_POSTGRES || res->kind == CO_KIND_REDIS ||
+           res->kind == CO_KIND_ENV;
+}
+
+/* The side a loaded baseline stands for shows as the baseline. */
+static void describe_baseline(struct co_result *r,
+                              const struct co_resource *res,
+                              const struct co_baseline *b)
+{
+    char **side;
+
+    if (b == NULL || co_baseline_recording(b) || !pair_kind(res) ||
+        !co_baseline_has(b, res))
+        return;
+    side = co_baseline_is_source(b) ? &r->source : &r->target;
+    free(*side);
+    *side = co_baseline_describe(b);
+}
+
+/* Why a (check x resource) task does not run, in why (empty: it runs),
+ * with the verdict that says so in *st: disabled checks, pair checks
+ * with a side missing, and sides a baseline snapshot stands for. */
+static void why_not(const struct co_check *c,
+                    const struct co_check_override *ov,
+                    const struct co_resource *res,
+                    const struct co_runner_opts *o, enum co_status *st,
+                    char *why, size_t whylen)
+{
+    const struct co_baseline *b = o->baseline;
+    bool pair = (c->flags & CO_CHECK_PAIR) != 0;
+    bool src = res->source != NULL, tgt = res->target != NULL;
+
+    why[0] = '\0';
+    *st = CO_SKIP;
+    if (ov && ov->has_enabled && !ov->enabled) {
+        snprintf(why, whylen, "disabled in config (enabled: false)");
+        return;
+    }
+    if (b != NULL && pair_kind(res)) {
+        bool bs = co_baseline_is_source(b);
+        const char *side = bs ? "source" : "target";
+
+        if (co_baseline_recording(b)) {
+            if (!(bs ? src : tgt))
+                snprintf(why, whylen, "no %s configured to snapshot", side);
+            return;
+        }
+        if (!co_baseline_has(b, res)) {
+            *st = CO_ERROR;
+            snprintf(why, whylen,
+                     "the baseline snapshot (taken %s) has no %s resource "
+                     "\"%s\"; take the snapshot again with this config",
+                     co_baseline_taken_at(b), co_kind_name(res->kind),
+                     res->name);
+            return;
+        }
+        if (!(c->flags & CO_CHECK_SNAPSHOT)) {
+            snprintf(why, whylen,
+                     "the %s is replaced by the baseline snapshot (taken %s) "
+                     "and this check needs the live server",
+                     side, co_baseline_taken_at(b));
+            return;
+        }
+        if (bs)
+            src = true;
+        else
+            tgt = true;
+    }
+    if (pair && !(src && tgt))
+        snprintf(why, whylen, "needs both sides; no %s configured",
+                 src ? "target" : "source");
+}
+
 /* Counts, then fills rep->results and the task array. Checks that are
  * disabled, or that need two sides where one is missing, get a `skip`
  * case and no task. */
@@ -319,34 +396,26 @@ static struct co_task *plan(const struct co_config *cfg,
                 continue;
             for (size_t k = 0; k < cfg->nres; k++) {
                 const struct co_resource *res = &cfg->res[k];
-                bool disabled = ov && ov->has_enabled && !ov->enabled;
-                bool one_side = (c->flags & CO_CHECK_PAIR) &&
-                                (res->source == NULL || res->target == NULL);
+                enum co_status st = CO_SKIP;
+                char why[CO_ERRLEN];
                 struct co_result *r;
                 struct co_task *t;
 
-                if (!co_check_applies(c, res))
+                if (!co_check_applies(c, res) ||
+                    (o->baseline && co_baseline_recording(o->baseline) &&
+                     !(c->flags & CO_CHECK_SNAPSHOT)))
                     continue;
+                why_not(c, ov, res, o, &st, why, sizeof(why));
                 if (pass == 0) {
                     nres++;
-                    nt += !(disabled || one_side);
+                    nt += why[0] == '\0';
                     continue;
                 }
                 r = &rep->results[ri++];
                 init_result(r, c, res);
-                if (disabled) {
-                    co_result_add(r, CO_SKIP, res->name,
-                                  "disabled in config (enabled: false)", NULL,
-                                  NULL, 0);
-                    continue;
-                }
-                if (one_side) {
-                    co_result_add(r, CO_SKIP, res->name,
-                                  res->source ? "needs both sides; no "
-                                                "target configured"
-                                              : "needs both sides; no "
-                                                "source configured",
-                                  NULL, NULL, 0);
+                describe_baseline(r, res, o->baseline);
+                if (why[0] != '\0') {
+                    co_result_add(r, st, res->name, why, NULL, NULL, 0);
                     continue;
                 }
                 t = &tasks[nt++];
@@ -356,6 +425,7 @@ static struct co_task *plan(const struct co_config *cfg,
                 t->run.cfg = cfg;
                 t->run.override = ov;
                 t->run.phase = o->phase;
+                t->run.baseline = o->baseline;
                 t->run.task = t;
                 pthread_mutex_init(&t->lock, NULL);
                 resolve_params(t, ov);

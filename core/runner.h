@@ -21,6 +21,10 @@ struct co_runner_opts {
      * pass their own table. */
     const struct co_check *const *checks;
     size_t ncheck;
+    /* A snapshot being taken (only snapshot-capable checks run, both
+     * sides of a pair are the recorded one) or a loaded baseline standing
+     * in for one side; NULL: neither. */
+    struct co_baseline *baseline;
 };
 
 /* Is check c selected by the phase and the --only/--skip globs? */

@@ -17,7 +17,7 @@
 
 /* ---- allocation ------------------------------------------------------- */
 
-static void oom(void)
+_Noreturn void co_oom(void)
 {
     fputs("cutover: out of memory\n", stderr);
     abort();
@@ -27,7 +27,7 @@ void *co_malloc(size_t n)
 {
     void *p = malloc(n ? n : 1);
     if (p == NULL)
-        oom();
+        co_oom();
     return p;
 }
 
@@ -35,7 +35,7 @@ void *co_calloc(size_t n, size_t m)
 {
     void *p = calloc(n ? n : 1, m ? m : 1);
     if (p == NULL)
-        oom();
+        co_oom();
     return p;
 }
 
@@ -43,7 +43,7 @@ void *co_realloc(void *p, size_t n)
 {
     void *q = realloc(p, n ? n : 1);
     if (q == NULL)
-        oom();
+        co_oom();
     return q;
 }
 

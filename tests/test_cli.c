@@ -80,9 +80,31 @@ START_TEST(help_version_usage)
     ck_assert_ptr_nonnull(strstr(p.err, "/nonexistent/dir/j.xml"));
     tu_proc_free(&p);
 
-    p = run(NULL, "snapshot", "--side", "source", NULL);
+    p = run(NULL, "snapshot", NULL, NULL, NULL);
     ck_assert_int_eq(p.status, 64);
-    ck_assert_ptr_nonnull(strstr(p.err, "not yet supported"));
+    ck_assert_ptr_nonnull(strstr(p.err, "needs --side source"));
+    tu_proc_free(&p);
+
+    p = run(NULL, "snapshot", "--side", "middle", NULL);
+    ck_assert_int_eq(p.status, 64);
+    ck_assert_ptr_nonnull(strstr(p.err, "--side must be source or target"));
+    tu_proc_free(&p);
+
+    p = run(NULL, "snapshot", "--side", "source", "--strict");
+    ck_assert_int_eq(p.status, 64);
+    ck_assert_ptr_nonnull(
+        strstr(p.err, "--strict is not an option of `cutover snapshot`"));
+    tu_proc_free(&p);
+
+    p = run(NULL, "check", "--side", "source", NULL);
+    ck_assert_int_eq(p.status, 64);
+    ck_assert_ptr_nonnull(
+        strstr(p.err, "--side is not an option of `cutover check`"));
+    tu_proc_free(&p);
+
+    p = run("version: 1\n", "check", "--baseline-as", "source", NULL);
+    ck_assert_int_eq(p.status, 64);
+    ck_assert_ptr_nonnull(strstr(p.err, "--baseline-as needs --baseline"));
     tu_proc_free(&p);
 
     p = run(NULL, NULL, NULL, NULL, NULL);

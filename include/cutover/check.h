@@ -37,8 +37,11 @@ struct co_param {
 
 /* Capability flags of a check. */
 enum co_check_flags {
-    CO_CHECK_PAIR = 1u << 0,     /* needs both sides (source and target) */
-    CO_CHECK_ONE_SIDED = 1u << 1 /* runs on whatever side is present */
+    CO_CHECK_PAIR = 1u << 0,      /* needs both sides (source and target) */
+    CO_CHECK_ONE_SIDED = 1u << 1, /* runs on whatever side is present */
+    /* compares against a baseline snapshot (baseline.h): runs when
+     * taking one, and in place of a side a baseline replaces */
+    CO_CHECK_SNAPSHOT = 1u << 2
 };
 
 struct co_run;
@@ -80,6 +83,9 @@ struct co_run {
     int64_t deadline; /* co_now_ms() value at which the task must end */
     const atomic_int *cancel; /* non-zero: stop now (SIGINT/SIGTERM) */
     char errstr[CO_ERRLEN];   /* why run() returned non-zero */
+    /* A snapshot being taken or a loaded baseline standing in for one
+     * side (baseline.h); NULL in a normal run. */
+    struct co_baseline *baseline;
 
     struct co_task *task; /* private to the runner */
     int64_t last_case;    /* private: for case durations */

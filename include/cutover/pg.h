@@ -55,14 +55,20 @@ struct co_pg {
     bool tls_verified;      /* sslmode verify-ca/verify-full */
     char sslmode[16];       /* effective sslmode */
     double connect_ms;      /* connect + session setup */
+    /* baseline.h: answers are recorded into this tape (taking a
+     * snapshot) or, with conn NULL, come from it (a baseline replaces
+     * this side); NULL in a normal run. */
+    struct co_pg_tape *tape;
 };
 
 /* Opens one read-only session to one side of a postgres resource
- * (source when `source` is true). sslmode: the URL's if given; else
- * verify-full when the resource has ca_file (used as sslrootcert); else
- * require (Heroku's certificates are not from a public CA), or prefer
- * when tls_verify is false and the URL says nothing. Session settings:
- * default_transaction_read_only=on, statement_timeout (settings),
+ * (source when `source` is true). When a baseline snapshot replaces that
+ * side, the session answers from it and connects nowhere; while one is
+ * being taken, both sides connect to the recorded side (baseline.h). sslmode:
+ * the URL's if given; else verify-full when the resource has ca_file (used as
+ * sslrootcert); else require (Heroku's certificates are not from a public CA),
+ * or prefer when tls_verify is false and the URL says nothing. Session
+ * settings: default_transaction_read_only=on, statement_timeout (settings),
  * lock_timeout, idle_in_transaction_session_timeout,
  * application_name=cutover, TimeZone=UTC, DateStyle=ISO,
  * IntervalStyle=postgres, extra_float_digits=3, bytea_output=hex.

@@ -45,6 +45,8 @@ char *co_buf_take(struct co_buf *b);
 
 /* ---- allocation: abort on out-of-memory (a CLI cannot do better) ----- */
 
+/* Says "out of memory" and aborts (for libraries that return NULL). */
+_Noreturn void co_oom(void);
 void *co_malloc(size_t n);
 void *co_calloc(size_t n, size_t m);
 void *co_realloc(void *p, size_t n);

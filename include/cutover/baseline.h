@@ -1,0 +1,136 @@
+/*
+ * baseline.h - baseline snapshots: what the drift checks compare on one
+ * side, saved as JSON (`cutover snapshot --side S -o FILE`) and used in
+ * place of that side later (`cutover check --baseline FILE`), so the
+ * target can be checked after Heroku is gone and nightly runs can
+ * compare production against a blessed snapshot.
+ *
+ * A snapshot holds, per resource ("postgres.main", "redis.jobs",
+ * "domain.app.example.com", "endpoint.web"):
+ *  - for postgres, the answers the recorded side gave to the read-only
+ *    catalog and aggregate queries of the snapshot-capable checks
+ *    (normalised schema objects, table lists, exact row counts,
+ *    per-segment row counts and hash sums, sequence values, extensions,
+ *    encoding): the layer records them (co_pg sessions of a recording
+ *    run) and answers the same queries from them when replaying, so the
+ *    checks compare exactly as they would against the live server;
+ *  - for other kinds, "facts" a check stores under its id (key counts,
+ *    queue depths, DNS answers and TTLs, certificate fingerprints).
+ * No URL, password or row content is stored: endpoints are masked, and
+ * writing is refused if a registered secret appears anywhere.
+ *
+ * While a snapshot is being taken (recording), both sides of every pair
+ * resource are the recorded side, so a pair check runs its usual
+ * comparison against itself and asks the same questions a later run will
+ * ask of the baseline; only the recorded side's sessions are taped.
+ */
+#ifndef CUTOVER_BASELINE_H
+#define CUTOVER_BASELINE_H
+
+#include <jansson.h>
+#include <libpq-fe.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "cutover/check.h"
+
+/* The snapshot file format this cutover reads and writes. */
+#define CO_SNAPSHOT_VERSION 1
+
+struct co_baseline;
+
+/* ---- files (the CLI) ---------------------------------------------------- */
+
+/* Loads and validates a snapshot. NULL with a reason in err (the file,
+ * and what is wrong: unreadable, not JSON (line:column), not a cutover
+ * snapshot, a format version this cutover does not read). */
+struct co_baseline *co_baseline_load(const char *path, char *err,
+                                     size_t errlen);
+/* An empty snapshot of one side (source when `source`), for recording. */
+struct co_baseline *co_baseline_new(bool source, const struct co_config *cfg);
+/* Writes it atomically. -1 with a reason in err; refuses (without
+ * writing) when a registered secret would appear in the file. */
+int co_baseline_save(struct co_baseline *b, const char *path, char *err,
+                     size_t errlen);
+void co_baseline_free(struct co_baseline *b); /* NULL is fine */
+
+/* The side it replaces: the side it was taken from unless set_side moved
+ * it (`--baseline-as`). */
+bool co_baseline_is_source(const struct co_baseline *b);
+void co_baseline_set_side(struct co_baseline *b, bool source);
+bool co_baseline_recording(const struct co_baseline *b);
+/* "2026-11-24T11:00:00Z" and the cutover version that took it. */
+const char *co_baseline_taken_at(const struct co_baseline *b);
+const char *co_baseline_tool_version(const struct co_baseline *b);
+/* "baseline FILE (source, taken 2026-...)": the endpoint reports show
+ * for the side it stands for. Allocated. */
+char *co_baseline_describe(const struct co_baseline *b);
+/* Whether the snapshot has an entry for resource res. */
+bool co_baseline_has(const struct co_baseline *b,
+                     const struct co_resource *res);
+/* Totals for the CLI's summary line: resources, recorded queries, facts. */
+void co_baseline_counts(const struct co_baseline *b, size_t *nres,
+                        size_t *nqueries, size_t *nfacts);
+
+/* ---- what a check sees ----------------------------------------------------
+ */
+
+/* Side `source` (true) or target of run's resource is answered by a
+ * loaded baseline: its server is not contacted. */
+bool co_run_replayed(const struct co_run *run, bool source);
+/* The run is taking a snapshot. */
+bool co_run_recording(const struct co_run *run);
+/* The side being recorded or replayed: 0 source, 1 target; -1 when
+ * neither (a normal run). Checks whose questions depend on data (e.g.
+ * pg.checksum's segment boundaries) derive them from this side only, so
+ * recording and replaying ask the same questions. */
+int co_run_anchor(const struct co_run *run);
+/* The URL a side connects to: res->source/target, except while
+ * recording, when both sides are the recorded side. */
+const char *co_run_url(const struct co_run *run, bool source);
+
+/* Facts of a check on one resource. Recording: co_run_fact_put stores
+ * value (reference stolen) under key for this check and resource.
+ * Replaying: co_run_fact returns the stored value (borrowed; NULL when
+ * the snapshot has none). Both are no-ops / NULL in a normal run. */
+void co_run_fact_put(struct co_run *run, const char *key, json_t *value);
+json_t *co_run_fact(const struct co_run *run, const char *key);
+
+/* A sentence for messages: "the baseline snapshot (source, taken
+ * 2026-11-24T11:00:00Z)". */
+void co_run_baseline_label(const struct co_run *run, char *out, size_t outlen);
+
+/* ---- the PostgreSQL tape (core/pg.c) --------------------------------------
+ */
+
+struct co_pg_tape;
+/* The tape of run's resource: to record into when recording and
+ * `source` is the recorded side, to replay from when that side is
+ * replaced; NULL otherwise. */
+struct co_pg_tape *co_pg_tape_for(const struct co_run *run, bool source);
+bool co_pg_tape_replaying(const struct co_pg_tape *t);
+/* Stores a complete result of a statement (texts and column names and
+ * types); rows == NULL stores res's rows. Thread-safe. */
+void co_pg_tape_put(struct co_pg_tape *t, const char *sql, int nparams,
+                    const char *const *params, const PGresult *res);
+/* For streamed statements: begin, add rows, commit (or drop). */
+json_t *co_pg_tape_stream_begin(const PGresult *first_row);
+void co_pg_tape_stream_row(json_t *rec, const PGresult *row);
+void co_pg_tape_stream_commit(struct co_pg_tape *t, const char *sql,
+                              int nparams, const char *const *params,
+                              json_t *rec);
+/* The recorded answer as a PGresult (PGRES_TUPLES_OK; the caller
+ * PQclear()s it), or NULL when the statement was never recorded. */
+PGresult *co_pg_tape_get(const struct co_pg_tape *t, const char *sql,
+                         int nparams, const char *const *params);
+/* The same, one single-row PGresult per row for streams: calls fn for
+ * each; returns 0, 1 when fn stopped, -1 when not recorded. */
+int co_pg_tape_stream(const struct co_pg_tape *t, const char *sql, int nparams,
+                      const char *const *params,
+                      int (*fn)(const PGresult *row, void *payload),
+                      void *payload);
+/* Session facts of the recorded side: server version. */
+void co_pg_tape_set_server(struct co_pg_tape *t, int server_version);
+int co_pg_tape_server(const struct co_pg_tape *t);
+
+#endif
