@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cutover/baseline.h"
 #include "cutover/check.h"
 #include "cutover/dns.h"
 
@@ -292,6 +293,64 @@ static void add_authoritative(struct co_run *run, struct resolvers *rs)
     co_dns_queries_free(q, nq);
 }
 
+/* ---- baseline snapshots (baseline.h) ------------------------------------ */
+
+/* "CNAME a -> b" / "A a 127.0.0.1": a record without its TTL. */
+static char *rr_key(const struct co_dns_rr *rr)
+{
+    if (rr->type == CO_DNS_CNAME)
+        return co_asprintf("CNAME %s -> %s", rr->name, rr->data);
+    return co_asprintf("%s %s %s", co_dns_type_name(rr->type), rr->name,
+                       rr->data);
+}
+
+/* Taking a snapshot: each resolver's records and their TTLs. */
+static json_t *ttl_facts(const struct merged *m)
+{
+    json_t *o = json_object();
+
+    for (size_t i = 0; i < m->n; i++) {
+        char *k = rr_key(m->rr[i]);
+        json_object_set_new(o, k, json_integer((json_int_t)m->rr[i]->ttl));
+        free(k);
+    }
+    return o;
+}
+
+/* Against a baseline: a TTL above the snapshot's was raised since (a
+ * resolver's cached TTL only counts down). */
+static void ttl_since(struct co_run *run, const char *label,
+                      const struct merged *m, const json_t *was)
+{
+    char *cname = co_asprintf("%s since baseline @ %s", run->res->name, label);
+    char when[160];
+    struct co_buf up;
+
+    co_run_baseline_label(run, when, sizeof(when));
+    co_buf_init(&up);
+    co_buf_puts(&up, "");
+    for (size_t i = 0; i < m->n; i++) {
+        char *k = rr_key(m->rr[i]);
+        json_t *t = json_object_get(was, k);
+        if (t != NULL && (json_int_t)m->rr[i]->ttl > json_integer_value(t))
+            co_buf_addf(&up, "%s%s TTL %lld s -> %lu s", up.len ? "; " : "", k,
+                        (long long)json_integer_value(t),
+                        (unsigned long)m->rr[i]->ttl);
+        free(k);
+    }
+    if (was == NULL)
+        co_case_addf(run, CO_SKIP, cname, NULL, NULL,
+                     "%s has no answer from %s", when, label);
+    else if (up.len > 0)
+        co_case_addf(run, CO_WARN, cname, NULL, NULL,
+                     "TTL raised since %s: %s", when, up.s);
+    else
+        co_case_addf(run, CO_PASS, cname, NULL, NULL, "no TTL above %s's",
+                     when);
+    co_buf_free(&up);
+    free(cname);
+}
+
 static int dns_ttl_run(struct co_run *run)
 {
     const char *name = run->res->name;
@@ -310,16 +369,24 @@ static int dns_ttl_run(struct co_run *run)
     q = address_queries(name, &rs);
     rc = co_dns_run(q, rs.n * 2, lookup_deadline(run), run->cancel, err,
                     sizeof(err));
+    json_t *was = co_run_fact(run, "ttls");
+    json_t *facts = json_object();
     for (size_t i = 0; i < rs.n && rc == CO_NET_OK; i++) {
         struct merged m;
         char *cname = co_asprintf("%s @ %s", name, rs.v[i].label);
         merge(&q[2 * i], &q[2 * i + 1], &m);
-        if (m.status != CO_NET_OK)
+        if (m.status != CO_NET_OK) {
             add_lookup_failure(run, cname, rs.v[i].label, &m);
-        else
+        } else {
             ttl_verdict(run, cname, rs.v[i].label, &m, max, dflt);
+            json_object_set_new(facts, rs.v[i].label, ttl_facts(&m));
+            if (was != NULL)
+                ttl_since(run, rs.v[i].label, &m,
+                          json_object_get(was, rs.v[i].label));
+        }
         free(cname);
     }
+    co_run_fact_put(run, "ttls", facts);
     co_dns_queries_free(q, rs.n * 2);
     free(q);
     resolvers_free(&rs);
@@ -339,7 +406,7 @@ const struct co_check co_check_dns_ttl = {
     .phases = CO_PRE,
     .params = dns_params,
     .run = dns_ttl_run,
-    .flags = CO_CHECK_ONE_SIDED,
+    .flags = CO_CHECK_ONE_SIDED | CO_CHECK_SNAPSHOT,
 };
 
 /* ---- dns.resolve ------------------------------------------------------ */
@@ -536,6 +603,42 @@ static void acme_verdict(struct co_run *run, const struct co_dns_query *q,
     free(want);
 }
 
+/* Taking a snapshot, each resolver's answer is stored; against a
+ * baseline, an answer that changed since is named with both. */
+static void resolve_facts(struct co_run *run, const struct resolvers *rs,
+                          const struct view *v, const bool *answered)
+{
+    json_t *was = co_run_fact(run, "answers");
+    json_t *now = json_object();
+    char when[160];
+
+    co_run_baseline_label(run, when, sizeof(when));
+    for (size_t i = 0; i < rs->n; i++) {
+        const char *label = rs->v[i].label, *before;
+        char *cname;
+
+        if (!answered[i])
+            continue;
+        json_object_set_new(now, label, json_string(v[i].text));
+        if (was == NULL)
+            continue;
+        cname = co_asprintf("%s since baseline @ %s", run->res->name, label);
+        before = json_string_value(json_object_get(was, label));
+        if (before == NULL)
+            co_case_addf(run, CO_SKIP, cname, NULL, NULL,
+                         "%s has no answer from %s", when, label);
+        else if (strcmp(before, v[i].text) != 0)
+            co_case_addf(run, CO_FAIL, cname, before, v[i].text,
+                         "answer changed since %s: was %s, now %s", when,
+                         before, v[i].text);
+        else
+            co_case_addf(run, CO_PASS, cname, NULL, NULL,
+                         "same answer as %s: %s", when, v[i].text);
+        free(cname);
+    }
+    co_run_fact_put(run, "answers", now);
+}
+
 static void resolve_report(struct co_run *run, const struct resolvers *rs,
                            const struct co_dns_query *q)
 {
@@ -557,6 +660,7 @@ static void resolve_report(struct co_run *run, const struct resolvers *rs,
         free(cname);
     }
     agreement(run, rs, v, answered);
+    resolve_facts(run, rs, v, answered);
     for (size_t i = 0; i < rs->n; i++)
         free(v[i].text);
     free(v);
@@ -609,5 +713,5 @@ const struct co_check co_check_dns_resolve = {
     .phases = CO_POST,
     .params = dns_params,
     .run = dns_resolve_run,
-    .flags = CO_CHECK_ONE_SIDED,
+    .flags = CO_CHECK_ONE_SIDED | CO_CHECK_SNAPSHOT,
 };

@@ -375,6 +375,67 @@ START_TEST(test_snapshot_refuses_errors_and_secrets)
 }
 END_TEST
 
+/* Domains: the answers and TTLs of every resolver are kept; a later run
+ * names an answer that changed since and a TTL that was raised. The
+ * snapshot is edited to stand for an earlier state of the zone. */
+START_TEST(test_dns_answers_since_baseline)
+{
+    char *dir = tu_tmpdir(), *path = co_asprintf("%s/dns.json", dir), *cfg;
+    char *f1;
+    struct tu_proc p;
+    struct tu_outcome o;
+    const char *args[] = {"--baseline", NULL, NULL};
+
+    cfg = co_asprintf("version: 1\n"
+                      "domains:\n"
+                      "  app.cutover.test:\n"
+                      "    resolvers: [\"%s\", \"%s\"]\n",
+                      tu_tb("CUTOVER_TB_DNS"), tu_tb("CUTOVER_TB_DNS_STALE"));
+    p = snapshot(dir, cfg, "target", path);
+    ck_assert_msg(p.status == 0, "snapshot: %d %s", p.status, p.err);
+    tu_proc_free(&p);
+
+    args[1] = path;
+    tu_check_run(cfg, args, NULL, 60, &o);
+    tu_expect(&o, "dns.resolve", "app.cutover.test",
+              "app.cutover.test since baseline @ 127.0.0.1:45353", "pass",
+              TU_WORDS("same answer", "elb-demo-1234"));
+    tu_expect(&o, "dns.ttl", "app.cutover.test",
+              "app.cutover.test since baseline @ 127.0.0.1:45354", "pass",
+              TU_WORDS("no TTL above"));
+    tu_outcome_free(&o);
+
+    /* the Aptible CNAME was once something else; the A record's TTL was
+     * once 10 s (it is 60 s now) */
+    f1 = edited(dir, path, "dns-old.json",
+                "-> CNAME elb-demo-1234.aptible.cutover.test -> 127.0.0.1\"",
+                "-> CNAME old.herokudns.cutover.test -> 127.0.0.1\"");
+    free(path);
+    path = edited(dir, f1, "dns-old2.json",
+                  "\"A elb-demo-1234.aptible.cutover.test 127.0.0.1\":60",
+                  "\"A elb-demo-1234.aptible.cutover.test 127.0.0.1\":10");
+    args[1] = path;
+    tu_check_run(cfg, args, NULL, 60, &o);
+    tu_expect(&o, "dns.resolve", "app.cutover.test",
+              "app.cutover.test since baseline @ 127.0.0.1:45353", "fail",
+              TU_WORDS("answer changed since",
+                       "was app.cutover.test -> CNAME "
+                       "old.herokudns.cutover.test",
+                       "now app.cutover.test -> CNAME elb-demo-1234"));
+    tu_expect(&o, "dns.resolve", "app.cutover.test",
+              "app.cutover.test since baseline @ 127.0.0.1:45354", "pass",
+              NULL);
+    tu_expect(&o, "dns.ttl", "app.cutover.test",
+              "app.cutover.test since baseline @ 127.0.0.1:45353", "warn",
+              TU_WORDS("TTL raised", "10 s -> 60 s"));
+    tu_outcome_free(&o);
+    free(f1);
+    free(cfg);
+    free(path);
+    free(dir);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("baseline");
@@ -387,6 +448,7 @@ int main(void)
     tcase_add_test(tc, test_blessed_target_stands_in_as_source);
     tcase_add_test(tc, test_bad_snapshots_are_refused);
     tcase_add_test(tc, test_snapshot_refuses_errors_and_secrets);
+    tcase_add_test(tc, test_dns_answers_since_baseline);
     suite_add_tcase(s, tc);
     return tu_run_suite(s, CK_NORMAL);
 }
