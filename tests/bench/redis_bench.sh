@@ -15,8 +15,9 @@
 #   keyspace/scan   redis.keyspace with patterns ["key:*"] over both
 #                   servers / `redis-cli --scan --count 1000 | wc -l` over
 #                   one of them (target <= 1.2). redis-cli before 7.2 has
-#                   no --count; then tests/bench/scan_count.py, the same
-#                   SCAN COUNT 1000 loop, is the floor.
+#                   no --count; then tests/bench/scan_floor.c, the same
+#                   hiredis SCAN COUNT 1000 loop redis-cli runs, built
+#                   here, is the floor.
 #   peak RSS        of cutover at N keys and at N/10 keys: memory flat
 #   KEYS calls      from INFO commandstats after the runs: must be 0
 #   drift found     the same run with 3 keys deleted on the target: the
@@ -100,7 +101,8 @@ run_cutover() {
 if redis-cli --help 2>&1 | grep -q -- '--count'; then
     FLOOR=(sh -c "redis-cli -p $SRC --scan --count 1000 | wc -l")
 else
-    FLOOR=(sh -c "python3 '$HERE/scan_count.py' $SRC 'key:*' | wc -l")
+    cc -O2 -o "$WORK/scan_floor" "$HERE/scan_floor.c" -lhiredis
+    FLOOR=(sh -c "'$WORK/scan_floor' $SRC 'key:*' | wc -l")
 fi
 
 populate $((KEYS / 10))
