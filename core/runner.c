@@ -290,10 +290,11 @@ static void init_result(struct co_result *r, const struct co_check *c,
     r->target = endpoint(res, false);
 }
 
+/* Kinds whose sides are servers a baseline can stand in for (env files
+ * are read as they are: a snapshot never holds config values). */
 static bool pair_kind(const struct co_resource *res)
 {
-    return res->kind == CO_KIND_POSTGRES || res->kind == CO_KIND_REDIS ||
-           res->kind == CO_KIND_ENV;
+    return res->kind == CO_KIND_POSTGRES || res->kind == CO_KIND_REDIS;
 }
 
 /* The side a loaded baseline stands for shows as the baseline. */
