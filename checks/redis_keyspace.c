@@ -20,6 +20,17 @@
  *   payload without its trailer (RDB version and CRC, which differ across
  *   server versions). DUMP carries no TTL, so TTLs are ignored: TTL
  *   noise is not drift.
+ *
+ * Baseline snapshots (baseline.h): each side's numbers are a plain struct
+ * (struct dbside per db, struct side_scan per pattern) that converts to
+ * and from JSON facts. Taking a snapshot asks the recorded side only and
+ * stores its facts ("dbs", "patterns"); the other side, the same server,
+ * mirrors them. Against a baseline, the side it stands for is read back
+ * from the facts and never contacted, and the live side is compared
+ * exactly as usual. Facts hold counts, type names and the key-set
+ * fingerprint (an aggregate of key-name hashes), never a key name or a
+ * value: keys missing against a baseline cannot be named, and `sample`
+ * (values) is skipped.
  */
 #include <openssl/evp.h>
 #include <pthread.h>
@@ -27,6 +38,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cutover/baseline.h"
 #include "cutover/check.h"
 #include "cutover/redis.h"
 
@@ -44,6 +56,53 @@ static const struct co_param redis_keyspace_params[] = {
 #define MAX_TYPES    8
 #define MAX_EXAMPLES 3
 
+/* ---- where each side's numbers come from ------------------------------ */
+
+enum origin {
+    LIVE,     /* its server, asked now */
+    BASELINE, /* a loaded baseline snapshot stands for it: its facts */
+    MIRROR    /* a snapshot is being taken and this side is the recorded
+               * side's server too: a copy of the recorded side's numbers */
+};
+
+static void origins(const struct co_run *run, enum origin from[2])
+{
+    int anchor = co_run_anchor(run);
+
+    for (int i = 0; i < 2; i++) {
+        from[i] = LIVE;
+        if (co_run_replayed(run, i == 0))
+            from[i] = BASELINE;
+        else if (co_run_recording(run) && i != anchor)
+            from[i] = MIRROR;
+    }
+}
+
+/* Connects the sides asked live; the others stay NULL. */
+static void connect_live(struct co_run *run, const enum origin from[2],
+                         struct co_redis *r[2])
+{
+    if (from[0] == LIVE && from[1] == LIVE) {
+        co_redis_pair_connect(run, run->deadline, r);
+        return;
+    }
+    for (int i = 0; i < 2; i++)
+        r[i] = from[i] == LIVE ? co_redis_connect(run, i == 0) : NULL;
+}
+
+/* The `error` case for facts the baseline does not hold. */
+static int baseline_lacks(struct co_run *run, const char *name,
+                          const char *what)
+{
+    char label[160];
+
+    co_run_baseline_label(run, label, sizeof(label));
+    return co_case_addf(run, CO_ERROR, name, NULL, NULL,
+                        "%s holds no %s (was it taken with another config "
+                        "or cutover version?)",
+                        label, what);
+}
+
 /* ---- per db ----------------------------------------------------------- */
 
 struct dbstat {
@@ -52,6 +111,59 @@ struct dbstat {
 };
 
 #define MAX_DBS 64
+
+/* One side's keyspace: INFO keyspace and the db its URL names. */
+struct dbside {
+    struct dbstat db[MAX_DBS];
+    int num;    /* the db the URL names, 0 by default */
+    bool named; /* the URL names one */
+};
+
+/* {"db": 3, "db_named": true, "dbs": {"db3": {"keys": 10, "expires": 1}}}:
+ * only the named db when the URL names one (the others on a shared server
+ * are not the migration's business). */
+static json_t *dbside_json(const struct dbside *d)
+{
+    json_t *dbs = json_object();
+
+    for (int n = 0; n < MAX_DBS; n++) {
+        char name[16];
+        if (!d->db[n].present || (d->named && n != d->num % MAX_DBS))
+            continue;
+        snprintf(name, sizeof(name), "db%d", n);
+        json_object_set_new(dbs, name,
+                            json_pack("{s:I, s:I}", "keys",
+                                      (json_int_t)d->db[n].keys, "expires",
+                                      (json_int_t)d->db[n].expires));
+    }
+    return json_pack("{s:i, s:b, s:o}", "db", d->num, "db_named", d->named,
+                     "dbs", dbs);
+}
+
+/* The reverse; -1 when j is NULL or not of that shape. */
+static int dbside_from_json(json_t *j, struct dbside *d)
+{
+    json_t *dbs, *v;
+    const char *key;
+    int named = 0;
+
+    memset(d, 0, sizeof(*d));
+    if (json_unpack(j, "{s:i, s:b, s:o}", "db", &d->num, "db_named", &named,
+                    "dbs", &dbs) < 0 ||
+        d->num < 0 || !json_is_object(dbs))
+        return -1;
+    d->named = named != 0;
+    json_object_foreach(dbs, key, v)
+    {
+        json_int_t k, e;
+        int n;
+        if (sscanf(key, "db%d", &n) != 1 || n < 0 || n >= MAX_DBS ||
+            json_unpack(v, "{s:I, s:I}", "keys", &k, "expires", &e) < 0)
+            return -1;
+        d->db[n] = (struct dbstat){k, e, true};
+    }
+    return 0;
+}
 
 /* Parses the "dbN:keys=X,expires=Y,..." lines of INFO keyspace. */
 static void parse_keyspace(const char *info, struct dbstat *db)
@@ -110,22 +222,36 @@ static void report_db(struct co_run *run, int n, const struct dbstat *s,
                      s->keys, s->expires);
 }
 
-static int check_dbs(struct co_run *run, struct co_redis *r[2])
+static int check_dbs(struct co_run *run, struct co_redis *r[2],
+                     const enum origin from[2])
 {
-    struct dbstat db[2][MAX_DBS];
+    struct dbside d[2];
 
-    memset(db, 0, sizeof(db));
+    memset(d, 0, sizeof(d));
+    for (int i = 0; i < 2; i++) {
+        if (from[i] == LIVE) {
+            if (keyspace_info(r[i], d[i].db) < 0)
+                return co_redis_case_error(run, "keyspace", r[i]);
+            d[i].num = r[i]->db;
+            d[i].named = r[i]->db_explicit;
+        } else if (from[i] == BASELINE &&
+                   dbside_from_json(co_run_fact(run, "dbs"), &d[i]) < 0) {
+            return baseline_lacks(run, "keyspace", "key counts per db");
+        }
+    }
     for (int i = 0; i < 2; i++)
-        if (keyspace_info(r[i], db[i]) < 0)
-            return co_redis_case_error(run, "keyspace", r[i]);
-    if (r[0]->db_explicit || r[1]->db_explicit) {
-        report_db(run, r[0]->db, &db[0][r[0]->db % MAX_DBS],
-                  &db[1][r[1]->db % MAX_DBS]);
+        if (from[i] == MIRROR)
+            d[i] = d[1 - i];
+    if (co_run_recording(run))
+        co_run_fact_put(run, "dbs", dbside_json(&d[co_run_anchor(run)]));
+    if (d[0].named || d[1].named) {
+        report_db(run, d[0].num, &d[0].db[d[0].num % MAX_DBS],
+                  &d[1].db[d[1].num % MAX_DBS]);
         return 0;
     }
     for (int n = 0; n < MAX_DBS; n++)
-        if (db[0][n].present || db[1][n].present)
-            report_db(run, n, &db[0][n], &db[1][n]);
+        if (d[0].db[n].present || d[1].db[n].present)
+            report_db(run, n, &d[0].db[n], &d[1].db[n]);
     return 0;
 }
 
@@ -364,15 +490,63 @@ static void format_side(const struct side_scan *s, char *out, size_t outlen)
     co_buf_free(&b);
 }
 
+/* A pattern's facts: {"keys": 7, "typed": 7, "types": {"string": 5, ...},
+ * "fingerprint": "<fp_sum><fp_xor>" (hex)}. No key name. */
+static json_t *scan_json(const struct side_scan *s)
+{
+    json_t *types = json_object();
+    char fp[40];
+
+    for (int i = 0; i < MAX_TYPES && s->types[i].name[0] != '\0'; i++)
+        json_object_set_new(types, s->types[i].name,
+                            json_integer(s->types[i].n));
+    snprintf(fp, sizeof(fp), "%016llx%016llx", (unsigned long long)s->fp_sum,
+             (unsigned long long)s->fp_xor);
+    return json_pack("{s:I, s:I, s:o, s:s}", "keys", (json_int_t)s->total,
+                     "typed", (json_int_t)s->typed, "types", types,
+                     "fingerprint", fp);
+}
+
+/* The reverse, into the counting fields of s; -1 when j is NULL or not
+ * of that shape. */
+static int scan_from_json(json_t *j, struct side_scan *s)
+{
+    json_int_t total, typed;
+    json_t *types, *v;
+    const char *fp, *name;
+    unsigned long long sum, xor;
+    int nt = 0;
+
+    if (json_unpack(j, "{s:I, s:I, s:o, s:s}", "keys", &total, "typed", &typed,
+                    "types", &types, "fingerprint", &fp) < 0 ||
+        !json_is_object(types) || strlen(fp) != 32 ||
+        strspn(fp, "0123456789abcdef") != 32 ||
+        sscanf(fp, "%16llx%16llx", &sum, &xor) != 2)
+        return -1;
+    json_object_foreach(types, name, v)
+    {
+        if (nt == MAX_TYPES || !json_is_integer(v))
+            return -1;
+        snprintf(s->types[nt].name, sizeof(s->types[nt].name), "%s", name);
+        s->types[nt++].n = json_integer_value(v);
+    }
+    s->total = total;
+    s->typed = typed;
+    s->fp_sum = sum;
+    s->fp_xor = xor;
+    return 0;
+}
+
 static void format_examples(const struct side_scan *s, struct co_buf *b)
 {
     for (int i = 0; i < s->nexamples; i++)
         co_buf_addf(b, "%s%s", i ? ", " : "", s->examples[i]);
 }
 
+/* baseline: one side is a baseline snapshot, which keeps no key names. */
 static void report_pattern(struct co_run *run, const char *pattern,
                            const struct side_scan *s,
-                           const struct side_scan *t)
+                           const struct side_scan *t, bool baseline)
 {
     char name[200], sv[256], tv[256];
     struct co_buf msg;
@@ -395,7 +569,11 @@ static void report_pattern(struct co_run *run, const char *pattern,
         format_examples(t, &msg);
         co_buf_puts(&msg, ")");
     }
-    if (!same_set && s->missing == 0 && t->missing == 0)
+    if (!same_set && baseline)
+        co_buf_puts(&msg, "; the key names differ from the baseline "
+                          "snapshot's (it keeps no key names, so none can "
+                          "be listed)");
+    else if (!same_set && s->missing == 0 && t->missing == 0)
         co_buf_puts(&msg, "; the key sets differ (keys changed while "
                           "scanning?)");
     if (same_set)
@@ -404,14 +582,18 @@ static void report_pattern(struct co_run *run, const char *pattern,
     co_buf_free(&msg);
 }
 
+/* One pattern on both sides. smp (may be NULL) samples the source's
+ * keys; record, when not NULL, receives the recorded side's facts under
+ * the pattern. */
 static int check_pattern(struct co_run *run, struct co_redis *r[2],
-                         const char *pattern, const char *count,
-                         int64_t types_max, struct sample *smp)
+                         const enum origin from[2], const char *pattern,
+                         const char *count, int64_t types_max,
+                         struct sample *smp, json_t *record)
 {
     struct side_scan s[2];
     char name[200];
     pthread_t th;
-    bool threaded;
+    bool threaded, both = from[0] == LIVE && from[1] == LIVE;
 
     memset(s, 0, sizeof(s));
     for (int i = 0; i < 2; i++) {
@@ -421,17 +603,40 @@ static int check_pattern(struct co_run *run, struct co_redis *r[2],
         s[i].count = count;
         s[i].types_max = types_max;
     }
-    s[0].smp = smp;
+    s[0].smp = from[0] == LIVE ? smp : NULL;
     snprintf(name, sizeof(name), "pattern %s", pattern);
-    /* Each side on its own server at once: wall time is the slower
-     * side's scan, not the sum. */
-    threaded = pthread_create(&th, NULL, pass1_thread, &s[1]) == 0;
-    if (!threaded)
-        pass1_thread(&s[1]);
-    pass1_thread(&s[0]);
-    if (threaded)
-        pthread_join(th, NULL);
-    if (s[0].rc == 0 && s[1].rc == 0 &&
+    for (int i = 0; i < 2; i++)
+        if (from[i] == BASELINE &&
+            scan_from_json(
+                json_object_get(co_run_fact(run, "patterns"), pattern),
+                &s[i]) < 0) {
+            char what[240];
+            snprintf(what, sizeof(what), "key counts for pattern %s", pattern);
+            return baseline_lacks(run, name, what);
+        }
+    if (both) {
+        /* Each side on its own server at once: wall time is the slower
+         * side's scan, not the sum. */
+        threaded = pthread_create(&th, NULL, pass1_thread, &s[1]) == 0;
+        if (!threaded)
+            pass1_thread(&s[1]);
+        pass1_thread(&s[0]);
+        if (threaded)
+            pthread_join(th, NULL);
+    } else {
+        for (int i = 0; i < 2; i++)
+            if (from[i] == LIVE)
+                pass1_thread(&s[i]);
+    }
+    for (int i = 0; i < 2; i++)
+        if (from[i] == MIRROR) {
+            s[i] = s[1 - i];
+            s[i].own = NULL;
+            s[i].smp = NULL;
+            s[i].rc = 0; /* the recorded side speaks for both */
+        }
+    /* Pass 2 needs both servers: a baseline keeps no key names. */
+    if (both && s[0].rc == 0 && s[1].rc == 0 &&
         (s[0].total != s[1].total || s[0].fp_sum != s[1].fp_sum ||
          s[0].fp_xor != s[1].fp_xor))
         for (int i = 0; i < 2 && s[0].rc == 0 && s[1].rc == 0; i++)
@@ -444,7 +649,11 @@ static int check_pattern(struct co_run *run, struct co_redis *r[2],
             return co_redis_case_error(run, name,
                                        s[i].rc == -1 ? r[i] : r[1 - i]);
     }
-    report_pattern(run, pattern, &s[0], &s[1]);
+    if (record != NULL)
+        json_object_set_new(record, pattern,
+                            scan_json(&s[co_run_anchor(run)]));
+    report_pattern(run, pattern, &s[0], &s[1],
+                   from[0] == BASELINE || from[1] == BASELINE);
     return 0;
 }
 
@@ -564,28 +773,57 @@ static void sample_free(struct sample *s)
     free(s->keys);
 }
 
+/* `sample` compares values, which no snapshot keeps: skipped with the
+ * reason when a side is a baseline or a snapshot is being taken. */
+static void sample_skip(struct co_run *run)
+{
+    char label[160];
+
+    if (co_run_recording(run)) {
+        co_case_addf(run, CO_SKIP, "sample", NULL, NULL,
+                     "values are not recorded: a snapshot keeps no values");
+        return;
+    }
+    co_run_baseline_label(run, label, sizeof(label));
+    co_case_addf(run, CO_SKIP, "sample", NULL, NULL,
+                 "values cannot be compared against %s: it keeps no values "
+                 "(sample needs both servers live)",
+                 label);
+}
+
 static int redis_keyspace_run(struct co_run *run)
 {
     const struct co_strlist *pat = &run->res->patterns;
     struct co_redis *r[2] = {NULL, NULL};
+    enum origin from[2];
     struct sample smp;
     char count[24];
     int64_t sc = co_param_int(run, "scan_count");
     int64_t types = co_param_int(run, "types");
+    int64_t want = co_param_int(run, "sample");
+    bool both;
+    json_t *record = co_run_recording(run) ? json_object() : NULL;
 
     snprintf(count, sizeof(count), "%lld", (long long)(sc > 0 ? sc : 1000));
-    co_redis_pair_connect(run, run->deadline, r);
+    origins(run, from);
+    both = from[0] == LIVE && from[1] == LIVE;
+    connect_live(run, from, r);
     for (int i = 0; i < 2; i++)
-        if (r[i] == NULL || r[i]->err != CO_REDIS_OK) {
+        if (from[i] == LIVE && (r[i] == NULL || r[i]->err != CO_REDIS_OK)) {
             co_redis_case_error(run, "keyspace", r[i]);
             co_redis_free(r[0]);
             co_redis_free(r[1]);
+            json_decref(record);
             return 0;
         }
-    sample_init(&smp, co_param_int(run, "sample"));
-    check_dbs(run, r);
+    sample_init(&smp, both ? want : 0);
+    check_dbs(run, r, from);
     for (size_t i = 0; i < pat->n && !co_run_cancelled(run); i++)
-        check_pattern(run, r, pat->v[i], count, types, &smp);
+        check_pattern(run, r, from, pat->v[i], count, types, &smp, record);
+    if (record != NULL)
+        co_run_fact_put(run, "patterns", record);
+    if (!both && want > 0)
+        sample_skip(run);
     if (smp.want > 0 && pat->n == 0 && r[0]->err == CO_REDIS_OK)
         sample_any(r[0], &smp, count);
     if (smp.want > 0 && r[0]->err == CO_REDIS_OK && r[1]->err == CO_REDIS_OK) {
@@ -609,5 +847,5 @@ const struct co_check co_check_redis_keyspace = {
     .phases = CO_POST | CO_DRIFT,
     .params = redis_keyspace_params,
     .run = redis_keyspace_run,
-    .flags = CO_CHECK_PAIR,
+    .flags = CO_CHECK_PAIR | CO_CHECK_SNAPSHOT,
 };

@@ -20,11 +20,20 @@
  *
  * Queue names are the union of the config's `queues` param and what both
  * sides list. Counting is one pipelined round trip per side.
+ *
+ * Baseline snapshots (baseline.h): a side's facts are the queue names it
+ * knew and the depth of each key (struct item's count[side]), as JSON.
+ * Taking a snapshot asks the recorded side only; the other side, the same
+ * server, mirrors it. Against a baseline, the side it stands for is read
+ * back and never contacted, and the verdicts are the usual ones. A key
+ * the snapshot has no depth for (a queue it did not know) is an `error`.
  */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "cutover/baseline.h"
 #include "cutover/check.h"
 #include "cutover/redis.h"
 
@@ -129,7 +138,8 @@ struct item {
     enum qtype type;
     enum qrole role;
     long long count[2];
-    char err[2][160]; /* a per-key error reply (WRONGTYPE) */
+    char err[2][256]; /* a per-key error reply (WRONGTYPE), or no depth in
+                         the baseline */
 };
 
 struct items {
@@ -196,6 +206,17 @@ static const char *count_cmd(enum qtype t)
     return cmds[t];
 }
 
+/* Adds a depth a server reported. A broken or hostile server's numbers
+ * must not overflow the sum (undefined behaviour): it saturates. */
+static long long add_depth(long long sum, long long n)
+{
+    if (n > 0 && sum > LLONG_MAX - n)
+        return LLONG_MAX;
+    if (n < 0 && sum < LLONG_MIN - n)
+        return LLONG_MIN;
+    return sum + n;
+}
+
 /* Every count of one side in one pipelined round trip. */
 static int count_side(struct co_redis *r, struct items *it, int side)
 {
@@ -210,7 +231,7 @@ static int count_side(struct co_redis *r, struct items *it, int side)
             if (co_redis_get_reply(r, &rep) < 0)
                 return -1;
             if (rep->type == REDIS_REPLY_INTEGER)
-                x->count[side] += rep->integer;
+                x->count[side] = add_depth(x->count[side], rep->integer);
             else if (x->err[side][0] == '\0')
                 snprintf(x->err[side], sizeof(x->err[side]), "%s: %s %s: %s",
                          r->side, count_cmd(x->type), x->keys[k],
@@ -254,13 +275,18 @@ static int scan_all(struct co_redis *r, const char *cmd, const char *key,
                                 "1000", NULL);
         if (rep == NULL)
             return -1;
-        if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 2) {
-            freeReplyObject(rep); /* WRONGTYPE and the like: no names */
+        /* WRONGTYPE and the like, or a reply not shaped like [cursor,
+         * [members]]: no names */
+        if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 2 ||
+            rep->element[0]->type != REDIS_REPLY_STRING ||
+            rep->element[1]->type != REDIS_REPLY_ARRAY) {
+            freeReplyObject(rep);
             return 0;
         }
         snprintf(cursor, sizeof(cursor), "%s", rep->element[0]->str);
         for (size_t i = 0; i < rep->element[1]->elements; i++)
-            fn(rep->element[1]->element[i], payload);
+            if (rep->element[1]->element[i]->type == REDIS_REPLY_STRING)
+                fn(rep->element[1]->element[i], payload);
         freeReplyObject(rep);
     } while (strcmp(cursor, "0") != 0);
     return 0;
@@ -346,6 +372,116 @@ static int discover(struct co_redis *r, const struct qframework *fw,
     if (rc == 0 && fw->kombu)
         rc = discover_kombu(r, names);
     return rc;
+}
+
+/* ---- baseline facts --------------------------------------------------- */
+
+enum origin {
+    LIVE,     /* its server, asked now */
+    BASELINE, /* a loaded baseline snapshot stands for it: its facts */
+    MIRROR    /* a snapshot is being taken and this side is the recorded
+               * side's server too: a copy of the recorded side */
+};
+
+static void origins(const struct co_run *run, enum origin from[2])
+{
+    int anchor = co_run_anchor(run);
+
+    for (int i = 0; i < 2; i++) {
+        from[i] = LIVE;
+        if (co_run_replayed(run, i == 0))
+            from[i] = BASELINE;
+        else if (co_run_recording(run) && i != anchor)
+            from[i] = MIRROR;
+    }
+}
+
+/* Connects the sides asked live; the others stay NULL. */
+static void connect_live(struct co_run *run, const enum origin from[2],
+                         struct co_redis *r[2])
+{
+    if (from[0] == LIVE && from[1] == LIVE) {
+        co_redis_pair_connect(run, run->deadline, r);
+        return;
+    }
+    for (int i = 0; i < 2; i++)
+        r[i] = from[i] == LIVE ? co_redis_connect(run, i == 0) : NULL;
+}
+
+/* {"framework": "sidekiq", "namespace": null, "queues": ["default", ...],
+ * "depths": {"queue:default": 3, "retry": 0, ...}}: side `side` of it. */
+static json_t *facts_json(const struct qframework *fw, const char *ns,
+                          const struct co_strlist *names,
+                          const struct items *it, int side)
+{
+    json_t *q = json_array(), *d = json_object();
+
+    for (size_t i = 0; i < names->n; i++)
+        json_array_append_new(q, json_string(names->v[i]));
+    for (size_t i = 0; i < it->n; i++)
+        if (it->v[i].err[side][0] == '\0')
+            json_object_set_new(d, it->v[i].name,
+                                json_integer(it->v[i].count[side]));
+    return json_pack("{s:s, s:s?, s:o, s:o}", "framework", fw->name,
+                     "namespace", ns, "queues", q, "depths", d);
+}
+
+/* Checks the facts are of that shape and were taken with the same
+ * framework and namespace, then adds their queue names to names.
+ * -1 with the reason in why. */
+static int facts_names(json_t *f, const struct qframework *fw, const char *ns,
+                       struct co_strlist *names, char *why, size_t whylen)
+{
+    const char *bfw, *bns;
+    json_t *q, *d, *v, *jns = NULL;
+    size_t i;
+
+    if (json_unpack(f, "{s:s, s?o, s:o, s:o}", "framework", &bfw, "namespace",
+                    &jns, "queues", &q, "depths", &d) < 0 ||
+        !json_is_array(q) || !json_is_object(d) ||
+        !(jns == NULL || json_is_null(jns) || json_is_string(jns))) {
+        snprintf(why, whylen,
+                 "holds no queue depths (was it taken with another config "
+                 "or cutover version?)");
+        return -1;
+    }
+    bns = json_string_value(jns); /* NULL for null */
+    if (strcmp(bfw, fw->name) != 0 ||
+        strcmp(bns ? bns : "", ns ? ns : "") != 0) {
+        snprintf(why, whylen,
+                 "was taken with queues: %s (namespace \"%s\"); the config "
+                 "now says queues: %s (namespace \"%s\")",
+                 bfw, bns ? bns : "", fw->name, ns ? ns : "");
+        return -1;
+    }
+    json_array_foreach(q, i, v)
+    {
+        if (json_is_string(v) && !co_strlist_has(names, json_string_value(v)))
+            co_strlist_add(names, json_string_value(v));
+    }
+    return 0;
+}
+
+/* Side `side` of every item from the facts; an item they have no depth
+ * for gets a per-item error. */
+static void facts_depths(struct co_run *run, json_t *f, struct items *it,
+                         int side)
+{
+    json_t *d = json_object_get(f, "depths");
+    char label[160];
+
+    co_run_baseline_label(run, label, sizeof(label));
+    for (size_t i = 0; i < it->n; i++) {
+        struct item *x = &it->v[i];
+        json_t *v = json_object_get(d, x->name);
+        if (json_is_integer(v))
+            x->count[side] = json_integer_value(v);
+        else
+            snprintf(x->err[side], sizeof(x->err[side]),
+                     "%s holds no depth for %s (taken with another config, "
+                     "or before this queue existed?)",
+                     label, x->name);
+    }
 }
 
 /* ---- verdicts --------------------------------------------------------- */
@@ -456,12 +592,14 @@ static void build_items(struct items *it, const struct qframework *fw,
 }
 
 static int run_framework(struct co_run *run, const struct qframework *fw,
-                         struct co_redis *r[2])
+                         struct co_redis *r[2], const enum origin from[2])
 {
     const char *ns = co_param_string(run, "namespace");
     const struct co_strlist *declared = co_param_list(run, "queues");
     struct co_strlist names = {NULL, 0};
     struct items it = {NULL, 0, 0};
+    json_t *facts = co_run_fact(run, "queues");
+    char why[CO_ERRLEN], label[160];
     int rc = 0;
 
     if (ns == NULL)
@@ -471,15 +609,37 @@ static int run_framework(struct co_run *run, const struct qframework *fw,
     for (size_t i = 0; i < declared->n; i++)
         if (!co_strlist_has(&names, declared->v[i]))
             co_strlist_add(&names, declared->v[i]);
-    for (int i = 0; i < 2 && rc == 0; i++)
-        if (discover(r[i], fw, ns, &names) < 0)
+    for (int i = 0; i < 2 && rc == 0; i++) {
+        if (from[i] == LIVE && discover(r[i], fw, ns, &names) < 0)
             rc = co_redis_case_error(run, "queues", r[i]) < 0 ? -1 : 1;
+        if (from[i] == BASELINE &&
+            facts_names(facts, fw, ns, &names, why, sizeof(why)) < 0) {
+            co_run_baseline_label(run, label, sizeof(label));
+            rc = co_case_addf(run, CO_ERROR, "queues", NULL, NULL, "%s %s",
+                              label, why) < 0
+                     ? -1
+                     : 1;
+        }
+    }
     if (rc == 0) {
         build_items(&it, fw, ns, &names);
-        for (int i = 0; i < 2 && rc == 0; i++)
-            if (count_side(r[i], &it, i) < 0)
+        for (int i = 0; i < 2 && rc == 0; i++) {
+            if (from[i] == LIVE && count_side(r[i], &it, i) < 0)
                 rc = co_redis_case_error(run, "queues", r[i]) < 0 ? -1 : 1;
+            if (from[i] == BASELINE)
+                facts_depths(run, facts, &it, i);
+        }
     }
+    for (int i = 0; i < 2 && rc == 0; i++)
+        if (from[i] == MIRROR)
+            for (size_t k = 0; k < it.n; k++) {
+                struct item *x = &it.v[k];
+                x->count[i] = x->count[1 - i];
+                memcpy(x->err[i], x->err[1 - i], sizeof(x->err[i]));
+            }
+    if (rc == 0 && co_run_recording(run))
+        co_run_fact_put(run, "queues",
+                        facts_json(fw, ns, &names, &it, co_run_anchor(run)));
     if (rc == 0)
         report(run, &it);
     items_free(&it);
@@ -492,6 +652,7 @@ static int redis_queues_run(struct co_run *run)
     const char *q = run->res->queues;
     const struct qframework *fw;
     struct co_redis *r[2] = {NULL, NULL};
+    enum origin from[2];
 
     if (q == NULL || q[0] == '\0' || strcmp(q, "none") == 0) {
         co_case_addf(run, CO_SKIP, "queues", NULL, NULL,
@@ -506,13 +667,14 @@ static int redis_queues_run(struct co_run *run)
                      q);
         return 0;
     }
-    co_redis_pair_connect(run, run->deadline, r);
-    if (r[0] == NULL || r[0]->err != CO_REDIS_OK)
+    origins(run, from);
+    connect_live(run, from, r);
+    if (from[0] == LIVE && (r[0] == NULL || r[0]->err != CO_REDIS_OK))
         co_redis_case_error(run, "queues", r[0]);
-    else if (r[1] == NULL || r[1]->err != CO_REDIS_OK)
+    else if (from[1] == LIVE && (r[1] == NULL || r[1]->err != CO_REDIS_OK))
         co_redis_case_error(run, "queues", r[1]);
     else
-        run_framework(run, fw, r);
+        run_framework(run, fw, r, from);
     co_redis_free(r[0]);
     co_redis_free(r[1]);
     return 0;
@@ -526,5 +688,5 @@ const struct co_check co_check_redis_queues = {
     .phases = CO_PRE | CO_POST,
     .params = redis_queues_params,
     .run = redis_queues_run,
-    .flags = CO_CHECK_PAIR,
+    .flags = CO_CHECK_PAIR | CO_CHECK_SNAPSHOT,
 };

@@ -34,6 +34,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cutover/baseline.h"
 #include "cutover/net.h"
 
 #define REDIS_MAX_ARGS 64
@@ -41,6 +42,11 @@
  * an inline command, so a handshake gets this long at most: a real TLS
  * server answers a hello within a round trip. */
 #define TLS_HANDSHAKE_MS 5000
+/* hiredis 0.14 callocs an array of whatever length a reply announces:
+ * "*2147483647" from a hostile server costs 16 GB of address space and,
+ * when the reader is freed, seconds walking it, past any deadline. No
+ * reply a check reads comes near this (SCAN pages hold ~1000 keys). */
+#define REDIS_MAX_ELEMENTS (1 << 22)
 
 static const char *const redis_err_names[] = {
     [CO_REDIS_OK] = "ok",
@@ -152,6 +158,48 @@ int co_redis_allowed(int argc, const char *const *argv, const size_t *argvlen,
     return 0;
 }
 
+/* ---- the reply parser ------------------------------------------------- */
+
+/* hiredis' own reply functions, with createArray capped at
+ * REDIS_MAX_ELEMENTS. A refused array makes hiredis report "Out of
+ * memory"; the announced length is kept here (per thread: a co_redis is
+ * driven by one thread at a time) so the error can say what happened. */
+static redisReplyObjectFunctions capped_fn;
+static void *(*hiredis_create_array)(const redisReadTask *, int);
+static pthread_once_t capped_once = PTHREAD_ONCE_INIT;
+static _Thread_local long long refused_elements;
+
+static void *create_array_capped(const redisReadTask *task, int elements)
+{
+    if (elements > REDIS_MAX_ELEMENTS) {
+        refused_elements = elements;
+        return NULL;
+    }
+    return hiredis_create_array(task, elements);
+}
+
+static void capped_init(void)
+{
+    redisReader *probe = redisReaderCreate();
+
+    if (probe == NULL)
+        return;
+    capped_fn = *probe->fn;
+    hiredis_create_array = capped_fn.createArray;
+    capped_fn.createArray = create_array_capped;
+    redisReaderFree(probe);
+}
+
+static redisReader *reader_new(void)
+{
+    redisReader *rd = redisReaderCreate();
+
+    pthread_once(&capped_once, capped_init);
+    if (rd != NULL && hiredis_create_array != NULL)
+        rd->fn = &capped_fn;
+    return rd;
+}
+
 /* ---- socket I/O, plain or TLS ---------------------------------------- */
 
 static bool is_cancelled(const struct co_redis *r)
@@ -227,20 +275,23 @@ static ssize_t io_read(struct co_redis *r, char *buf, size_t n,
             got = recv(r->fd, buf, n, 0);
             if (got > 0)
                 return got;
+            /* The TLS hint fits a server that never answered; one that
+             * already did and then went away simply died. */
+            const char *hint = r->sent == 0
+                                   ? " (a TLS-only server spoken to in plain "
+                                     "text? try rediss://)"
+                                   : "";
             if (got == 0) {
                 set_err(r, CO_REDIS_LOST,
                         "connection closed by the server while waiting for "
-                        "%s (a TLS-only server spoken to in plain text? try "
-                        "rediss://)",
-                        what);
+                        "%s%s",
+                        what, hint);
                 return -1;
             }
             if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
                 set_err(r, CO_REDIS_LOST, "read failed waiting for %s: %s%s",
                         what, strerror(errno),
-                        errno == ECONNRESET ? " (a TLS-only server spoken to "
-                                              "in plain text? try rediss://)"
-                                            : "");
+                        errno == ECONNRESET ? hint : "");
                 return -1;
             }
         }
@@ -373,8 +424,16 @@ int co_redis_get_reply(struct co_redis *r, redisReply **reply)
     for (;;) {
         ssize_t n;
 
+        refused_elements = 0;
         if (redisReaderGetReply(r->reader, &rep) != REDIS_OK) {
-            set_err(r, CO_REDIS_PROTOCOL,
+            if (refused_elements > 0)
+                set_err(r, CO_REDIS_PROTOCOL,
+                        "the server's reply announces an array of %lld "
+                        "elements (more than %d): refused",
+                        refused_elements, REDIS_MAX_ELEMENTS);
+            else
+                set_err(
+                    r, CO_REDIS_PROTOCOL,
                     "the server's reply is not RESP (%s)%s", r->reader->errstr,
                     r->ssl == NULL ? ": is it a TLS-only server? try rediss://"
                                    : "");
@@ -454,7 +513,7 @@ static struct co_redis *redis_new(const char *side, int64_t deadline,
     r->side = side;
     r->deadline = deadline;
     r->cancel = cancel;
-    r->reader = redisReaderCreate();
+    r->reader = reader_new();
     if (r->reader == NULL) {
         free(r);
         return NULL;
@@ -749,7 +808,7 @@ struct co_redis *co_redis_connect(const struct co_run *run, bool source)
 {
     const struct co_resource *res = run->res;
 
-    return co_redis_connect_url(source ? res->source : res->target,
+    return co_redis_connect_url(co_run_url(run, source),
                                 source ? "source" : "target", res->ca_file,
                                 res->tls_verify, &run->cfg->settings.resolvers,
                                 run->deadline, run->cancel);
@@ -768,7 +827,7 @@ static void *pair_thread(void *arg)
     const struct co_resource *res = j->run->res;
 
     j->out = co_redis_connect_url(
-        j->source ? res->source : res->target, j->source ? "source" : "target",
+        co_run_url(j->run, j->source), j->source ? "source" : "target",
         res->ca_file, res->tls_verify, &j->run->cfg->settings.resolvers,
         j->deadline, j->run->cancel);
     if (j->out != NULL)
@@ -779,14 +838,15 @@ static void *pair_thread(void *arg)
 void co_redis_pair_connect(const struct co_run *run, int64_t deadline,
                            struct co_redis *out[2])
 {
-    const char *url[2] = {run->res->source, run->res->target};
+    const char *url[2] = {co_run_url(run, true), co_run_url(run, false)};
     struct pair_job job[2];
     pthread_t th[2];
     bool started[2] = {false, false};
 
     for (int i = 0; i < 2; i++) {
         job[i] = (struct pair_job){run, deadline, i == 0, NULL};
-        if (url[i] == NULL)
+        /* a side a baseline snapshot stands for is never contacted */
+        if (url[i] == NULL || co_run_replayed(run, i == 0))
             continue;
         started[i] = pthread_create(&th[i], NULL, pair_thread, &job[i]) == 0;
         if (!started[i])

@@ -79,11 +79,12 @@ struct co_redis {
     char names[CO_REDIS_NAMES][16];
 };
 
-/* Opens one side of a redis resource (source when `source` is true):
- * the URL's user/password (AUTH [user] password), db (SELECT), TLS for
- * rediss:// with the resource's ca_file and tls_verify, resolvers from
- * settings. Bounded by run->deadline and run->cancel. Never NULL except
- * on out-of-memory; check ->err. */
+/* Opens one side of a redis resource (source when `source` is true) at
+ * co_run_url(run, source) (baseline.h: while a snapshot is taken, both
+ * sides are the recorded side): the URL's user/password (AUTH [user]
+ * password), db (SELECT), TLS for rediss:// with the resource's ca_file
+ * and tls_verify, resolvers from settings. Bounded by run->deadline and
+ * run->cancel. Never NULL except on out-of-memory; check ->err. */
 struct co_redis *co_redis_connect(const struct co_run *run, bool source);
 /* Same with everything explicit (tests, tools). resolvers may be NULL. */
 struct co_redis *co_redis_connect_url(const char *url, const char *side,
@@ -92,8 +93,8 @@ struct co_redis *co_redis_connect_url(const char *url, const char *side,
                                       int64_t deadline,
                                       const atomic_int *cancel);
 /* Connects both sides of run's resource at once (a side that is not
- * configured stays NULL): a silent side does not use up the other's
- * time. */
+ * configured, or that a baseline snapshot stands for (co_run_replayed),
+ * stays NULL): a silent side does not use up the other's time. */
 void co_redis_pair_connect(const struct co_run *run, int64_t deadline,
                            struct co_redis *out[2]);
 /* Wraps an already connected plain socket (tests feed literal bytes
