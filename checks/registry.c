@@ -26,6 +26,7 @@ extern const struct co_check co_check_tls_cert;
 extern const struct co_check co_check_http_probe;
 extern const struct co_check co_check_tcp_reach;
 extern const struct co_check co_check_net_egress;
+extern const struct co_check co_check_env_diff;
 
 /* In the order of DESIGN.md's table: `cutover list` and reports follow it. */
 const struct co_check *const co_checks[] = {
@@ -49,6 +50,7 @@ const struct co_check *const co_checks[] = {
     &co_check_http_probe,
     &co_check_tcp_reach,
     &co_check_net_egress,
+    &co_check_env_diff,
 };
 
 const size_t co_ncheck = sizeof(co_checks) / sizeof(co_checks[0]);
