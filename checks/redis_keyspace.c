@@ -58,51 +58,6 @@ static const struct co_param redis_keyspace_params[] = {
 
 /* ---- where each side's numbers come from ------------------------------ */
 
-enum origin {
-    LIVE,     /* its server, asked now */
-    BASELINE, /* a loaded baseline snapshot stands for it: its facts */
-    MIRROR    /* a snapshot is being taken and this side is the recorded
-               * side's server too: a copy of the recorded side's numbers */
-};
-
-static void origins(const struct co_run *run, enum origin from[2])
-{
-    int anchor = co_run_anchor(run);
-
-    for (int i = 0; i < 2; i++) {
-        from[i] = LIVE;
-        if (co_run_replayed(run, i == 0))
-            from[i] = BASELINE;
-        else if (co_run_recording(run) && i != anchor)
-            from[i] = MIRROR;
-    }
-}
-
-/* Connects the sides asked live; the others stay NULL. */
-static void connect_live(struct co_run *run, const enum origin from[2],
-                         struct co_redis *r[2])
-{
-    if (from[0] == LIVE && from[1] == LIVE) {
-        co_redis_pair_connect(run, run->deadline, r);
-        return;
-    }
-    for (int i = 0; i < 2; i++)
-        r[i] = from[i] == LIVE ? co_redis_connect(run, i == 0) : NULL;
-}
-
-/* The `error` case for facts the baseline does not hold. */
-static int baseline_lacks(struct co_run *run, const char *name,
-                          const char *what)
-{
-    char label[160];
-
-    co_run_baseline_label(run, label, sizeof(label));
-    return co_case_addf(run, CO_ERROR, name, NULL, NULL,
-                        "%s holds no %s (was it taken with another config "
-                        "or cutover version?)",
-                        label, what);
-}
-
 /* ---- per db ----------------------------------------------------------- */
 
 struct dbstat {
@@ -223,24 +178,24 @@ static void report_db(struct co_run *run, int n, const struct dbstat *s,
 }
 
 static int check_dbs(struct co_run *run, struct co_redis *r[2],
-                     const enum origin from[2])
+                     const enum co_side_origin from[2])
 {
     struct dbside d[2];
 
     memset(d, 0, sizeof(d));
     for (int i = 0; i < 2; i++) {
-        if (from[i] == LIVE) {
+        if (from[i] == CO_SIDE_LIVE) {
             if (keyspace_info(r[i], d[i].db) < 0)
                 return co_redis_case_error(run, "keyspace", r[i]);
             d[i].num = r[i]->db;
             d[i].named = r[i]->db_explicit;
-        } else if (from[i] == BASELINE &&
+        } else if (from[i] == CO_SIDE_BASELINE &&
                    dbside_from_json(co_run_fact(run, "dbs"), &d[i]) < 0) {
-            return baseline_lacks(run, "keyspace", "key counts per db");
+            return co_run_baseline_lacks(run, "keyspace", "key counts per db");
         }
     }
     for (int i = 0; i < 2; i++)
-        if (from[i] == MIRROR)
+        if (from[i] == CO_SIDE_MIRROR)
             d[i] = d[1 - i];
     if (co_run_recording(run))
         co_run_fact_put(run, "dbs", dbside_json(&d[co_run_anchor(run)]));
@@ -586,14 +541,14 @@ static void report_pattern(struct co_run *run, const char *pattern,
  * keys; record, when not NULL, receives the recorded side's facts under
  * the pattern. */
 static int check_pattern(struct co_run *run, struct co_redis *r[2],
-                         const enum origin from[2], const char *pattern,
-                         const char *count, int64_t types_max,
-                         struct sample *smp, json_t *record)
+                         const enum co_side_origin from[2],
+                         const char *pattern, const char *count,
+                         int64_t types_max, struct sample *smp, json_t *record)
 {
     struct side_scan s[2];
     char name[200];
     pthread_t th;
-    bool threaded, both = from[0] == LIVE && from[1] == LIVE;
+    bool threaded, both = from[0] == CO_SIDE_LIVE && from[1] == CO_SIDE_LIVE;
 
     memset(s, 0, sizeof(s));
     for (int i = 0; i < 2; i++) {
@@ -603,16 +558,16 @@ static int check_pattern(struct co_run *run, struct co_redis *r[2],
         s[i].count = count;
         s[i].types_max = types_max;
     }
-    s[0].smp = from[0] == LIVE ? smp : NULL;
+    s[0].smp = from[0] == CO_SIDE_LIVE ? smp : NULL;
     snprintf(name, sizeof(name), "pattern %s", pattern);
     for (int i = 0; i < 2; i++)
-        if (from[i] == BASELINE &&
+        if (from[i] == CO_SIDE_BASELINE &&
             scan_from_json(
                 json_object_get(co_run_fact(run, "patterns"), pattern),
                 &s[i]) < 0) {
             char what[240];
             snprintf(what, sizeof(what), "key counts for pattern %s", pattern);
-            return baseline_lacks(run, name, what);
+            return co_run_baseline_lacks(run, name, what);
         }
     if (both) {
         /* Each side on its own server at once: wall time is the slower
@@ -625,11 +580,11 @@ static int check_pattern(struct co_run *run, struct co_redis *r[2],
             pthread_join(th, NULL);
     } else {
         for (int i = 0; i < 2; i++)
-            if (from[i] == LIVE)
+            if (from[i] == CO_SIDE_LIVE)
                 pass1_thread(&s[i]);
     }
     for (int i = 0; i < 2; i++)
-        if (from[i] == MIRROR) {
+        if (from[i] == CO_SIDE_MIRROR) {
             s[i] = s[1 - i];
             s[i].own = NULL;
             s[i].smp = NULL;
@@ -653,7 +608,7 @@ static int check_pattern(struct co_run *run, struct co_redis *r[2],
         json_object_set_new(record, pattern,
                             scan_json(&s[co_run_anchor(run)]));
     report_pattern(run, pattern, &s[0], &s[1],
-                   from[0] == BASELINE || from[1] == BASELINE);
+                   from[0] == CO_SIDE_BASELINE || from[1] == CO_SIDE_BASELINE);
     return 0;
 }
 
@@ -795,7 +750,7 @@ static int redis_keyspace_run(struct co_run *run)
 {
     const struct co_strlist *pat = &run->res->patterns;
     struct co_redis *r[2] = {NULL, NULL};
-    enum origin from[2];
+    enum co_side_origin from[2];
     struct sample smp;
     char count[24];
     int64_t sc = co_param_int(run, "scan_count");
@@ -805,11 +760,12 @@ static int redis_keyspace_run(struct co_run *run)
     json_t *record = co_run_recording(run) ? json_object() : NULL;
 
     snprintf(count, sizeof(count), "%lld", (long long)(sc > 0 ? sc : 1000));
-    origins(run, from);
-    both = from[0] == LIVE && from[1] == LIVE;
-    connect_live(run, from, r);
+    co_run_origins(run, from);
+    both = from[0] == CO_SIDE_LIVE && from[1] == CO_SIDE_LIVE;
+    co_redis_pair_connect(run, run->deadline, r);
     for (int i = 0; i < 2; i++)
-        if (from[i] == LIVE && (r[i] == NULL || r[i]->err != CO_REDIS_OK)) {
+        if (from[i] == CO_SIDE_LIVE &&
+            (r[i] == NULL || r[i]->err != CO_REDIS_OK)) {
             co_redis_case_error(run, "keyspace", r[i]);
             co_redis_free(r[0]);
             co_redis_free(r[1]);

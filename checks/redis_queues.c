@@ -376,38 +376,6 @@ static int discover(struct co_redis *r, const struct qframework *fw,
 
 /* ---- baseline facts --------------------------------------------------- */
 
-enum origin {
-    LIVE,     /* its server, asked now */
-    BASELINE, /* a loaded baseline snapshot stands for it: its facts */
-    MIRROR    /* a snapshot is being taken and this side is the recorded
-               * side's server too: a copy of the recorded side */
-};
-
-static void origins(const struct co_run *run, enum origin from[2])
-{
-    int anchor = co_run_anchor(run);
-
-    for (int i = 0; i < 2; i++) {
-        from[i] = LIVE;
-        if (co_run_replayed(run, i == 0))
-            from[i] = BASELINE;
-        else if (co_run_recording(run) && i != anchor)
-            from[i] = MIRROR;
-    }
-}
-
-/* Connects the sides asked live; the others stay NULL. */
-static void connect_live(struct co_run *run, const enum origin from[2],
-                         struct co_redis *r[2])
-{
-    if (from[0] == LIVE && from[1] == LIVE) {
-        co_redis_pair_connect(run, run->deadline, r);
-        return;
-    }
-    for (int i = 0; i < 2; i++)
-        r[i] = from[i] == LIVE ? co_redis_connect(run, i == 0) : NULL;
-}
-
 /* {"framework": "sidekiq", "namespace": null, "queues": ["default", ...],
  * "depths": {"queue:default": 3, "retry": 0, ...}}: side `side` of it. */
 static json_t *facts_json(const struct qframework *fw, const char *ns,
@@ -592,7 +560,8 @@ static void build_items(struct items *it, const struct qframework *fw,
 }
 
 static int run_framework(struct co_run *run, const struct qframework *fw,
-                         struct co_redis *r[2], const enum origin from[2])
+                         struct co_redis *r[2],
+                         const enum co_side_origin from[2])
 {
     const char *ns = co_param_string(run, "namespace");
     const struct co_strlist *declared = co_param_list(run, "queues");
@@ -610,9 +579,9 @@ static int run_framework(struct co_run *run, const struct qframework *fw,
         if (!co_strlist_has(&names, declared->v[i]))
             co_strlist_add(&names, declared->v[i]);
     for (int i = 0; i < 2 && rc == 0; i++) {
-        if (from[i] == LIVE && discover(r[i], fw, ns, &names) < 0)
+        if (from[i] == CO_SIDE_LIVE && discover(r[i], fw, ns, &names) < 0)
             rc = co_redis_case_error(run, "queues", r[i]) < 0 ? -1 : 1;
-        if (from[i] == BASELINE &&
+        if (from[i] == CO_SIDE_BASELINE &&
             facts_names(facts, fw, ns, &names, why, sizeof(why)) < 0) {
             co_run_baseline_label(run, label, sizeof(label));
             rc = co_case_addf(run, CO_ERROR, "queues", NULL, NULL, "%s %s",
@@ -624,14 +593,14 @@ static int run_framework(struct co_run *run, const struct qframework *fw,
     if (rc == 0) {
         build_items(&it, fw, ns, &names);
         for (int i = 0; i < 2 && rc == 0; i++) {
-            if (from[i] == LIVE && count_side(r[i], &it, i) < 0)
+            if (from[i] == CO_SIDE_LIVE && count_side(r[i], &it, i) < 0)
                 rc = co_redis_case_error(run, "queues", r[i]) < 0 ? -1 : 1;
-            if (from[i] == BASELINE)
+            if (from[i] == CO_SIDE_BASELINE)
                 facts_depths(run, facts, &it, i);
         }
     }
     for (int i = 0; i < 2 && rc == 0; i++)
-        if (from[i] == MIRROR)
+        if (from[i] == CO_SIDE_MIRROR)
             for (size_t k = 0; k < it.n; k++) {
                 struct item *x = &it.v[k];
                 x->count[i] = x->count[1 - i];
@@ -652,7 +621,7 @@ static int redis_queues_run(struct co_run *run)
     const char *q = run->res->queues;
     const struct qframework *fw;
     struct co_redis *r[2] = {NULL, NULL};
-    enum origin from[2];
+    enum co_side_origin from[2];
 
     if (q == NULL || q[0] == '\0' || strcmp(q, "none") == 0) {
         co_case_addf(run, CO_SKIP, "queues", NULL, NULL,
@@ -667,11 +636,12 @@ static int redis_queues_run(struct co_run *run)
                      q);
         return 0;
     }
-    origins(run, from);
-    connect_live(run, from, r);
-    if (from[0] == LIVE && (r[0] == NULL || r[0]->err != CO_REDIS_OK))
+    co_run_origins(run, from);
+    co_redis_pair_connect(run, run->deadline, r);
+    if (from[0] == CO_SIDE_LIVE && (r[0] == NULL || r[0]->err != CO_REDIS_OK))
         co_redis_case_error(run, "queues", r[0]);
-    else if (from[1] == LIVE && (r[1] == NULL || r[1]->err != CO_REDIS_OK))
+    else if (from[1] == CO_SIDE_LIVE &&
+             (r[1] == NULL || r[1]->err != CO_REDIS_OK))
         co_redis_case_error(run, "queues", r[1]);
     else
         run_framework(run, fw, r, from);

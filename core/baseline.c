@@ -515,6 +515,31 @@ int co_run_anchor(const struct co_run *run)
     return b->source ? 0 : 1;
 }
 
+void co_run_origins(const struct co_run *run, enum co_side_origin from[2])
+{
+    int anchor = co_run_anchor(run);
+
+    for (int i = 0; i < 2; i++) {
+        from[i] = CO_SIDE_LIVE;
+        if (co_run_replayed(run, i == 0))
+            from[i] = CO_SIDE_BASELINE;
+        else if (co_run_recording(run) && i != anchor)
+            from[i] = CO_SIDE_MIRROR;
+    }
+}
+
+int co_run_baseline_lacks(struct co_run *run, const char *name,
+                          const char *what)
+{
+    char label[160];
+
+    co_run_baseline_label(run, label, sizeof(label));
+    return co_case_addf(run, CO_ERROR, name, NULL, NULL,
+                        "%s holds no %s (was it taken with another config "
+                        "or cutover version?)",
+                        label, what);
+}
+
 const char *co_run_url(const struct co_run *run, bool source)
 {
     const struct co_resource *res = run->res;

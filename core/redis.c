@@ -839,14 +839,16 @@ void co_redis_pair_connect(const struct co_run *run, int64_t deadline,
                            struct co_redis *out[2])
 {
     const char *url[2] = {co_run_url(run, true), co_run_url(run, false)};
+    enum co_side_origin from[2];
     struct pair_job job[2];
     pthread_t th[2];
     bool started[2] = {false, false};
 
+    co_run_origins(run, from);
     for (int i = 0; i < 2; i++) {
         job[i] = (struct pair_job){run, deadline, i == 0, NULL};
         /* a side a baseline snapshot stands for is never contacted */
-        if (url[i] == NULL || co_run_replayed(run, i == 0))
+        if (url[i] == NULL || from[i] != CO_SIDE_LIVE)
             continue;
         started[i] = pthread_create(&th[i], NULL, pair_thread, &job[i]) == 0;
         if (!started[i])

@@ -85,6 +85,18 @@ bool co_run_recording(const struct co_run *run);
  * pg.checksum's segment boundaries) derive them from this side only, so
  * recording and replaying ask the same questions. */
 int co_run_anchor(const struct co_run *run);
+/* Where each side's data comes from in this run (from[0] source,
+ * from[1] target): CO_SIDE_LIVE its server, asked now; CO_SIDE_BASELINE
+ * a loaded baseline stands for it (read its facts); CO_SIDE_MIRROR a
+ * snapshot is being taken and this side is the recorded side's server
+ * too (copy the recorded side's data instead of asking twice). */
+enum co_side_origin { CO_SIDE_LIVE, CO_SIDE_BASELINE, CO_SIDE_MIRROR };
+void co_run_origins(const struct co_run *run, enum co_side_origin from[2]);
+/* The `error` case for facts a loaded baseline does not hold: "the
+ * baseline snapshot (...) holds no <what> (was it taken with another
+ * config or cutover version?)". Returns co_case_addf's value. */
+int co_run_baseline_lacks(struct co_run *run, const char *name,
+                          const char *what);
 /* The URL a side connects to: res->source/target, except while
  * recording, when both sides are the recorded side. */
 const char *co_run_url(const struct co_run *run, bool source);

@@ -92,9 +92,10 @@ struct co_redis *co_redis_connect_url(const char *url, const char *side,
                                       const struct co_strlist *resolvers,
                                       int64_t deadline,
                                       const atomic_int *cancel);
-/* Connects both sides of run's resource at once (a side that is not
- * configured, or that a baseline snapshot stands for (co_run_replayed),
- * stays NULL): a silent side does not use up the other's time. */
+/* Connects both sides of run's resource at once: a silent side does not
+ * use up the other's time. A side stays NULL when it is not configured
+ * or not live (co_run_origins: a baseline stands for it, or a snapshot
+ * is being taken and it mirrors the recorded side). */
 void co_redis_pair_connect(const struct co_run *run, int64_t deadline,
                            struct co_redis *out[2]);
 /* Wraps an already connected plain socket (tests feed literal bytes
