@@ -221,6 +221,35 @@ START_TEST(example_config_loads)
 }
 END_TEST
 
+/* The three ready configs of the README's three runs load as they are. */
+START_TEST(example_runs_load)
+{
+    static const char *const names[] = {"readiness", "smoke", "drift"};
+    char path[1024];
+
+    setenv("HEROKU_DATABASE_URL", "postgres://u:p1234@127.0.0.1:5432/a", 1);
+    setenv("APTIBLE_DATABASE_URL", "postgres://u:p5678@127.0.0.1:5433/a", 1);
+    setenv("HEROKU_REDIS_URL", "rediss://:r1234@127.0.0.1:6380", 1);
+    setenv("APTIBLE_REDIS_URL", "redis://127.0.0.1:6379", 1);
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        struct co_config *c;
+
+        snprintf(path, sizeof(path), "%s/examples/%s.yml", tu_source_dir(),
+                 names[i]);
+        c = co_config_load(path, err, sizeof(err));
+        ck_assert_msg(c != NULL && err[0] == '\0', "%s: %s", names[i], err);
+        ck_assert_uint_ge(c->nres, 2);
+        co_config_free(c);
+    }
+    /* drift.yml runs with Heroku gone: no HEROKU_* at all */
+    unsetenv("HEROKU_DATABASE_URL");
+    unsetenv("HEROKU_REDIS_URL");
+    snprintf(path, sizeof(path), "%s/examples/drift.yml", tu_source_dir());
+    co_config_free(co_config_load(path, err, sizeof(err)));
+    ck_assert_msg(err[0] == '\0', "drift without HEROKU_*: %s", err);
+}
+END_TEST
+
 START_TEST(defaults)
 {
     struct co_config *c = load_ok("postgres:\n"
@@ -753,6 +782,7 @@ static Suite *config_suite(void)
 
     tcase_add_test(tc, full_config_from_file);
     tcase_add_test(tc, example_config_loads);
+    tcase_add_test(tc, example_runs_load);
     tcase_add_test(tc, defaults);
     tcase_add_test(tc, err_malformed_yaml);
     tcase_add_test(tc, err_unset_variable);
