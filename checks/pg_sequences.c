@@ -242,6 +242,7 @@ static bool ahead(const struct seq *t, __int128 a, __int128 b,
 static void judge_column(const struct seq *t, long long margin,
                          struct co_buf *why, struct co_buf *info)
 {
+    const char *op;
     char *tv;
 
     if (t->fed == NULL || !t->have_extreme)
@@ -258,12 +259,13 @@ static void judge_column(const struct seq *t, long long margin,
         return;
     }
     tv = shown(t);
-    co_buf_addf(why,
-                "%starget last_value %s %s %s(%s) %lld: the next "
-                "insert will collide",
-                why->len ? "; " : "", tv,
-                t->inc >= 0 ? (t->last < t->extreme ? "<" : "is not above")
-                            : (t->last > t->extreme ? ">" : "is not below"),
+    op = t->inc >= 0 ? (t->last < t->extreme ? "<" : "is not above")
+                     : (t->last > t->extreme ? ">" : "is not below");
+    if (why->len > 0) /* "target last_value 1 < source 9226" already */
+        co_buf_addf(why, " and %s", op);
+    else
+        co_buf_addf(why, "target last_value %s %s", tv, op);
+    co_buf_addf(why, " %s(%s) %lld: the next insert will collide",
                 t->inc >= 0 ? "max" : "min", t->fed, t->extreme);
     free(tv);
 }
