@@ -8,6 +8,10 @@
  * `expect_cidrs`. When the echo service cannot be asked, or answers
  * something that is not an address, the check could not look: `error`,
  * not `fail`.
+ *
+ * An https echo URL is verified like an endpoint: against the system
+ * store or `ca_file:`, unless `tls_verify: false`, which the message then
+ * says.
  */
 #include <arpa/inet.h>
 #include <jansson.h>
@@ -79,9 +83,20 @@ static bool in_cidr(const unsigned char *ip, int len, const char *cidr)
     return true;
 }
 
+/* "; TLS verification off (tls_verify: false)" for an unverified https
+ * echo URL, else "". */
+static const char *verify_note(const struct co_resource *res)
+{
+    if (res->tls_verify || res->url == NULL ||
+        strncmp(res->url, "https:", 6) != 0)
+        return "";
+    return "; TLS verification off (tls_verify: false)";
+}
+
 static void verdict(struct co_run *run, const char *ip, const char *body)
 {
     const struct co_strlist *cidrs = &run->res->expect_cidrs;
+    const char *note = verify_note(run->res);
     unsigned char b[16];
     int len = addr_bytes(ip, b);
     struct co_buf all;
@@ -94,13 +109,14 @@ static void verdict(struct co_run *run, const char *ip, const char *body)
     }
     if (cidrs->n == 0) {
         co_case_addf(run, CO_PASS, "egress IP", NULL, NULL,
-                     "egress IP %s (no expect_cidrs to compare with)", ip);
+                     "egress IP %s (no expect_cidrs to compare with)%s", ip,
+                     note);
         return;
     }
     for (size_t i = 0; i < cidrs->n; i++)
         if (in_cidr(b, len, cidrs->v[i])) {
             co_case_addf(run, CO_PASS, "egress IP", NULL, NULL,
-                         "egress IP %s is within %s", ip, cidrs->v[i]);
+                         "egress IP %s is within %s%s", ip, cidrs->v[i], note);
             return;
         }
     co_buf_init(&all);
@@ -108,8 +124,8 @@ static void verdict(struct co_run *run, const char *ip, const char *body)
         co_buf_addf(&all, "%s%s", i > 0 ? ", " : "", cidrs->v[i]);
     co_case_addf(run, CO_FAIL, "egress IP", NULL, NULL,
                  "egress IP %s is not in the expected outbound pool (%s): "
-                 "third-party allowlists will refuse it",
-                 ip, all.s);
+                 "third-party allowlists will refuse it%s",
+                 ip, all.s, note);
     co_buf_free(&all);
 }
 
@@ -135,7 +151,11 @@ static int net_egress_run(struct co_run *run)
     }
     if (rc != CO_NET_OK)
         co_case_addf(run, CO_ERROR, "egress IP", NULL, NULL,
-                     "could not ask %s: %s", res->url, err);
+                     "could not ask %s: %s%s", res->url, err,
+                     strstr(err, "certificate") != NULL && res->tls_verify
+                         ? " (a private CA? set ca_file:, or tls_verify: "
+                           "false)"
+                         : "");
     else if (resp.status < 200 || resp.status > 299)
         co_case_addf(run, CO_ERROR, "egress IP", NULL, NULL,
                      "%s answered HTTP %ld", res->url, resp.status);

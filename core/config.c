@@ -76,6 +76,9 @@ static const struct co_cfg_key pg_keys[] = {
      NULL, NULL},
     {"tls_verify", CO_CFG_BOOL, RES(tls_verify), 0, 0, 0, NULL, NULL},
     {"tls", CO_CFG_BOOL, RES(tls), 0, 0, 0, NULL, NULL},
+    {"cert_min_days", CO_CFG_INT, RES(cert_min_days), 0, 0, 36500, NULL, NULL},
+    {"tls_min_version", CO_CFG_ENUM, RES(tls_min_version), 0, 0, 0,
+     tls_versions, NULL},
     {NULL, 0, 0, 0, 0, 0, NULL, NULL},
 };
 
@@ -87,6 +90,9 @@ static const struct co_cfg_key redis_keys[] = {
     {"queues", CO_CFG_ENUM, RES(queues), 0, 0, 0, queue_kinds, NULL},
     {"patterns", CO_CFG_LIST, RES(patterns), 0, 0, 0, NULL, NULL},
     {"tls", CO_CFG_BOOL, RES(tls), 0, 0, 0, NULL, NULL},
+    {"cert_min_days", CO_CFG_INT, RES(cert_min_days), 0, 0, 36500, NULL, NULL},
+    {"tls_min_version", CO_CFG_ENUM, RES(tls_min_version), 0, 0, 0,
+     tls_versions, NULL},
     {NULL, 0, 0, 0, 0, 0, NULL, NULL},
 };
 
@@ -126,6 +132,8 @@ static const struct co_cfg_key egress_keys[] = {
     {"url", CO_CFG_URL, RES(url), CO_CFG_REQUIRED, 0, 0, http_schemes, NULL},
     {"expect_cidrs", CO_CFG_LIST, RES(expect_cidrs), 0, 0, 0, NULL,
      co_cfg_check_cidr},
+    {"ca_file", CO_CFG_FILE, RES(ca_file), 0, 0, 0, NULL, NULL},
+    {"tls_verify", CO_CFG_BOOL, RES(tls_verify), 0, 0, 0, NULL, NULL},
     {NULL, 0, 0, 0, 0, 0, NULL, NULL},
 };
 
@@ -823,11 +831,13 @@ static struct co_resource *add_resource(struct loader *L, enum co_kind kind,
     r->ttl_max = -1;
     if (kind == CO_KIND_REDIS)
         r->queues = co_strdup("none");
-    if (kind == CO_KIND_ENDPOINT) {
+    if (kind == CO_KIND_ENDPOINT || kind == CO_KIND_POSTGRES ||
+        kind == CO_KIND_REDIS) { /* tls.cert's limits */
         r->cert_min_days = 14;
         r->tls_min_version = co_strdup("1.2");
-        r->method = co_strdup("GET");
     }
+    if (kind == CO_KIND_ENDPOINT)
+        r->method = co_strdup("GET");
     return r;
 }
 
@@ -931,8 +941,10 @@ static int load_phases(struct loader *L, yaml_node_t *v,
     struct co_strlist l = {NULL, 0};
     int rc = 0;
 
-    if (read_list(L, NULL, v, &l) < 0)
+    if (read_list(L, NULL, v, &l) < 0) {
+        co_strlist_free(&l); /* the items read before the bad one */
         return -1;
+    }
     if (l.n == 0)
         rc = fail_at(L, v->start_mark,
                      "empty list of phases (use `enabled: false` to turn "

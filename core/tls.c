@@ -8,6 +8,10 @@
  * that only speaks TLS 1.0 is reported as "too old", not as a failed
  * handshake. The socket is non-blocking; every wait goes through
  * co_wait_fd with the caller's deadline and cancel flag.
+ *
+ * PostgreSQL speaks plain text first: the SSLRequest goes out, exactly
+ * one byte is read back ('S' then TLS, 'N' no TLS), and only then does
+ * the handshake start on the same socket.
  */
 #include "cutover/tls.h"
 
@@ -19,7 +23,13 @@
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
+
+const unsigned char co_tls_pg_sslrequest[CO_TLS_PG_SSLREQUEST_LEN] = {
+    0x00, 0x00, 0x00, 0x08, /* length 8 */
+    0x04, 0xd2, 0x16, 0x2f  /* 1234 << 16 | 5679 = 80877103 */
+};
 
 int co_tls_version_parse(const char *s)
 {
@@ -204,6 +214,103 @@ static enum co_net_err handshake(SSL *ssl, int fd, int64_t deadline,
     }
 }
 
+/* ---- the start step: PostgreSQL's SSLRequest --------------------------- */
+
+enum co_net_err co_tls_pg_answer(int byte, char *err, size_t errlen)
+{
+    switch (byte) {
+    case 'S':
+        return CO_NET_OK;
+    case 'N':
+        snprintf(err, errlen,
+                 "server refuses TLS: PostgreSQL answered 'N' to the "
+                 "SSLRequest (ssl = off on the server)");
+        return CO_NET_REFUSED;
+    case 'E':
+        snprintf(err, errlen,
+                 "the server answered the SSLRequest with an error "
+                 "message: not a PostgreSQL server, or one too old");
+        return CO_NET_ERROR;
+    default:
+        snprintf(err, errlen,
+                 "unexpected answer 0x%02x to the SSLRequest: not a "
+                 "PostgreSQL server?",
+                 (unsigned)byte & 0xffu);
+        return CO_NET_ERROR;
+    }
+}
+
+/* Waits for fd as co_wait_fd does; a reason in err unless ready. */
+static enum co_net_err wait_io(int fd, short events, int64_t deadline,
+                               const atomic_int *cancel, const char *what,
+                               char *err, size_t errlen)
+{
+    int w = co_wait_fd(fd, events, deadline, cancel);
+
+    if (w > 0)
+        return CO_NET_OK;
+    if (w == 0) {
+        snprintf(err, errlen, "%s timed out", what);
+        return CO_NET_TIMEOUT;
+    }
+    if (errno == ECANCELED) {
+        snprintf(err, errlen, "%s interrupted", what);
+        return CO_NET_CANCELLED;
+    }
+    snprintf(err, errlen, "%s failed: %s", what, strerror(errno));
+    return CO_NET_ERROR;
+}
+
+/* Sends the SSLRequest and reads exactly one byte back: anything the
+ * server sent after it must reach the TLS layer, not us. */
+static enum co_net_err pg_sslrequest(int fd, int64_t deadline,
+                                     const atomic_int *cancel, char *err,
+                                     size_t errlen)
+{
+    static const char what[] = "PostgreSQL SSLRequest";
+    size_t sent = 0;
+    unsigned char answer;
+    enum co_net_err rc;
+    ssize_t n;
+
+    while (sent < sizeof(co_tls_pg_sslrequest)) {
+        n = send(fd, co_tls_pg_sslrequest + sent,
+                 sizeof(co_tls_pg_sslrequest) - sent, MSG_NOSIGNAL);
+        if (n > 0) {
+            sent += (size_t)n;
+            continue;
+        }
+        if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK &&
+            errno != EINTR) {
+            snprintf(err, errlen, "%s failed: %s", what, strerror(errno));
+            return CO_NET_ERROR;
+        }
+        rc = wait_io(fd, POLLOUT, deadline, cancel, what, err, errlen);
+        if (rc != CO_NET_OK)
+            return rc;
+    }
+    for (;;) {
+        n = recv(fd, &answer, 1, 0);
+        if (n == 1)
+            return co_tls_pg_answer(answer, err, errlen);
+        if (n == 0) {
+            snprintf(err, errlen,
+                     "the server closed the connection after the "
+                     "SSLRequest: not a PostgreSQL server?");
+            return CO_NET_ERROR;
+        }
+        if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+            snprintf(err, errlen, "%s failed: %s", what, strerror(errno));
+            return CO_NET_ERROR;
+        }
+        rc = wait_io(fd, POLLIN, deadline, cancel, what, err, errlen);
+        if (rc != CO_NET_OK)
+            return rc;
+    }
+}
+
+/* ---- the handshake ------------------------------------------------------ */
+
 static bool is_ip(const char *h)
 {
     unsigned char b[16];
@@ -271,7 +378,11 @@ enum co_net_err co_tls_inspect(int fd, const struct co_tls_opts *o,
         return CO_NET_ERROR;
     }
     SSL_set_app_data(ssl, info);
-    rc = handshake(ssl, fd, deadline, cancel, err, errlen);
+    rc = CO_NET_OK;
+    if (o->start == CO_TLS_PG_SSLREQUEST)
+        rc = pg_sslrequest(fd, deadline, cancel, err, errlen);
+    if (rc == CO_NET_OK)
+        rc = handshake(ssl, fd, deadline, cancel, err, errlen);
     if (rc == CO_NET_OK)
         collect(ssl, info);
     SSL_free(ssl);

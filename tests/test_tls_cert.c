@@ -8,6 +8,12 @@
  * host. Also a silent listener (handshake timeout), a closed port, and
  * an `openssl s_server` this test starts with a fresh self-signed
  * certificate that only speaks TLS 1.1.
+ *
+ * Database hosts (postgres/redis resources with `tls: true`): the test
+ * bed's two PostgreSQL clusters (SSLRequest, then TLS with a certificate
+ * from the bed's CA), its TLS Redis and a plain Redis; and a listener
+ * this test forks that checks the 8 SSLRequest bytes and answers 'N', as
+ * a server with ssl = off does.
  */
 #include <arpa/inet.h>
 #include <check.h>
@@ -16,9 +22,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "checkrun.h"
+#include "cutover/tls.h"
 #include "cutover/util.h"
 #include "testutil.h"
 
@@ -233,16 +241,194 @@ START_TEST(test_unreachable)
 }
 END_TEST
 
+/* ---- database hosts (tls: true) -------------------------------------- */
+
+/* Words every message about the bed's database certificate holds. */
+#define DB_CERT_WORDS                                                         \
+    "subject CN=localhost,O=cutover test bed",                                \
+        "issuer CN=cutover test CA,O=cutover test bed",                       \
+        "SAN DNS:localhost, IP:127.0.0.1", "expires 20", "TLSv1.3 TLS_AES_"
+
+START_TEST(test_database_hosts)
+{
+    const char *ca = tu_tb("CUTOVER_TB_CA");
+    char pgs[32], pgt[32], rt[32], rp[32];
+    struct tu_outcome o;
+    char *cfg;
+
+    cfg = co_asprintf(
+        "version: 1\n"
+        "settings: {timeout: 10s}\n"
+        "postgres:\n"
+        "  main: {source: \"%s\", target: \"%s\", tls: true, ca_file: "
+        "\"%s\"}\n"
+        "  noca: {source: \"%s\", tls: true}\n"
+        "  unverified: {target: \"%s\", tls: true, tls_verify: false}\n"
+        "  half: {source: \"%s\", target: "
+        "\"postgres://cutover@127.0.0.1:%s/cutover\", tls: true, ca_file: "
+        "\"%s\"}\n"
+        "  notls: {source: \"%s\"}\n"
+        "  rootcert: {source: \"%s&sslrootcert=%s\", tls: true}\n"
+        "redis:\n"
+        "  secure: {source: \"%s\", target: \"%s\", tls: true, ca_file: "
+        "\"%s\"}\n"
+        "  notls: {source: \"%s\"}\n",
+        tu_tb("CUTOVER_TB_PG_SOURCE_URL"), tu_tb("CUTOVER_TB_PG_TARGET_URL"),
+        ca, tu_tb("CUTOVER_TB_PG_SOURCE_URL"),
+        tu_tb("CUTOVER_TB_PG_TARGET_URL"), tu_tb("CUTOVER_TB_PG_SOURCE_URL"),
+        tu_tb("CUTOVER_TB_CLOSED_PORT"), ca, tu_tb("CUTOVER_TB_PG_SOURCE_URL"),
+        tu_tb("CUTOVER_TB_PG_SOURCE_URL"), ca,
+        tu_tb("CUTOVER_TB_REDIS_TLS_URL"),
+        tu_tb("CUTOVER_TB_REDIS_SOURCE_URL"), ca,
+        tu_tb("CUTOVER_TB_REDIS_TLS_URL"));
+    tu_check_run(cfg, TU_WORDS("--phase", "pre", "--only", "tls.cert"), NULL,
+                 60, &o);
+
+    /* host:port of each server, as the messages name them */
+    snprintf(pgs, sizeof(pgs), "127.0.0.1:%s",
+             strrchr(tu_tb("CUTOVER_TB_PG_SOURCE_URL"), ':') + 1);
+    pgs[strcspn(pgs, "/")] = '\0';
+    snprintf(pgt, sizeof(pgt), "127.0.0.1:%s",
+             strrchr(tu_tb("CUTOVER_TB_PG_TARGET_URL"), ':') + 1);
+    pgt[strcspn(pgt, "/")] = '\0';
+    snprintf(rt, sizeof(rt), "Redis 127.0.0.1:%s",
+             strrchr(tu_tb("CUTOVER_TB_REDIS_TLS_URL"), ':') + 1);
+    rt[strcspn(rt, "/")] = '\0';
+    snprintf(rp, sizeof(rp), "Redis 127.0.0.1:%s",
+             strrchr(tu_tb("CUTOVER_TB_REDIS_SOURCE_URL"), ':') + 1);
+    rp[strcspn(rp, "/")] = '\0';
+
+    ck_assert_uint_eq(tu_ncases(&o, "tls.cert", "main"), 2);
+    tu_expect(&o, "tls.cert", "main", "source", "pass",
+              TU_WORDS("PostgreSQL ", pgs, DB_CERT_WORDS));
+    tu_expect(&o, "tls.cert", "main", "target", "pass",
+              TU_WORDS("PostgreSQL ", pgt, DB_CERT_WORDS));
+    /* the system store does not know the bed's CA */
+    ck_assert_uint_eq(tu_ncases(&o, "tls.cert", "noca"), 1);
+    tu_expect(
+        &o, "tls.cert", "noca", "source", "fail",
+        TU_WORDS("unknown CA: issuer CN=cutover test CA", pgs, DB_CERT_WORDS));
+    tu_expect(
+        &o, "tls.cert", "unverified", "target", "pass",
+        TU_WORDS("verification off (tls_verify: false)", pgt, DB_CERT_WORDS));
+    tu_expect(&o, "tls.cert", "half", "source", "pass", TU_WORDS(pgs));
+    /* no ca_file: the URL's sslrootcert is the CA, as for libpq */
+    tu_expect(&o, "tls.cert", "rootcert", "source", "pass",
+              TU_WORDS(pgs, DB_CERT_WORDS));
+    tu_expect(
+        &o, "tls.cert", "half", "target", "fail",
+        TU_WORDS("could not check the certificate", "connection refused"));
+    tu_expect(&o, "tls.cert", "secure", "source", "pass",
+              TU_WORDS(rt, DB_CERT_WORDS));
+    /* a plain-text Redis with tls: true: no TLS there, said at once */
+    tu_expect(&o, "tls.cert", "secure", "target", "fail",
+              TU_WORDS(rp, "no TLS: the port answers plain-text Redis"));
+    /* tls: false (the default): tls.cert does not run on them */
+    ck_assert_ptr_null(tu_cases(&o, "tls.cert", "notls"));
+    ck_assert_msg(o.status == 1, "%s", o.text);
+    ck_assert_msg(o.took_ms < 5000, "took %lld ms", (long long)o.took_ms);
+    tu_outcome_free(&o);
+    free(cfg);
+}
+END_TEST
+
+/* Forks a listener on port that accepts one connection, reads 8 bytes,
+ * answers 'N' and exits 0 when the bytes were an SSLRequest, 1 if not. */
+static pid_t refusing_pg(int port)
+{
+    struct sockaddr_in a;
+    int one = 1, fd = socket(AF_INET, SOCK_STREAM, 0);
+    pid_t pid;
+
+    ck_assert_int_ge(fd, 0);
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    memset(&a, 0, sizeof(a));
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_port = htons((uint16_t)port);
+    ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    ck_assert_int_eq(listen(fd, 4), 0);
+    pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        static const unsigned char want[8] = {0, 0, 0, 8, 4, 210, 22, 47};
+        unsigned char got[8];
+        size_t n = 0;
+        ssize_t r = 1;
+        int c;
+
+        alarm(30);
+        c = accept(fd, NULL, NULL);
+        while (c >= 0 && n < sizeof(got) && r > 0) {
+            r = read(c, got + n, sizeof(got) - n);
+            n += r > 0 ? (size_t)r : 0;
+        }
+        if (c >= 0 && write(c, "N", 1) != 1)
+            _exit(2);
+        _exit(n == sizeof(want) && memcmp(got, want, n) == 0 ? 0 : 1);
+    }
+    close(fd);
+    return pid;
+}
+
+START_TEST(test_pg_refuses_tls)
+{
+    int port = free_port(), st = -1;
+    pid_t pid = refusing_pg(port);
+    struct tu_outcome o;
+    char *cfg;
+
+    cfg = co_asprintf("version: 1\n"
+                      "settings: {timeout: 5s}\n"
+                      "postgres:\n"
+                      "  off: {source: \"postgres://u@127.0.0.1:%d/db\", "
+                      "tls: true}\n",
+                      port);
+    tu_check_run(cfg, TU_WORDS("--phase", "pre", "--only", "tls.cert"), NULL,
+                 30, &o);
+    ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+    ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+                  "the listener did not get an SSLRequest (status %d)", st);
+    tu_expect(&o, "tls.cert", "off", "source", "fail",
+              TU_WORDS("server refuses TLS", "answered 'N' to the SSLRequest",
+                       "PostgreSQL 127.0.0.1:"));
+    ck_assert_msg(o.status == 1, "%s", o.text);
+    tu_outcome_free(&o);
+    free(cfg);
+}
+END_TEST
+
+START_TEST(test_pg_answers)
+{
+    char err[256];
+
+    ck_assert_int_eq(co_tls_pg_answer('S', err, sizeof(err)), CO_NET_OK);
+    ck_assert_int_eq(co_tls_pg_answer('N', err, sizeof(err)), CO_NET_REFUSED);
+    ck_assert_ptr_nonnull(strstr(err, "server refuses TLS"));
+    ck_assert_int_eq(co_tls_pg_answer('E', err, sizeof(err)), CO_NET_ERROR);
+    ck_assert_ptr_nonnull(strstr(err, "error message"));
+    ck_assert_int_eq(co_tls_pg_answer(0x16, err, sizeof(err)), CO_NET_ERROR);
+    ck_assert_ptr_nonnull(strstr(err, "unexpected answer 0x16"));
+    ck_assert_mem_eq(co_tls_pg_sslrequest, "\0\0\0\x08\x04\xd2\x16\x2f", 8);
+}
+END_TEST
+
 static Suite *tls_cert_suite(void)
 {
     Suite *s = suite_create("tls_cert");
     TCase *tc = tcase_create("binary");
+    TCase *db = tcase_create("database hosts");
 
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_certificates_told_apart);
     tcase_add_test(tc, test_unreachable);
     tcase_add_test(tc, test_self_signed_and_old_protocol);
     suite_add_tcase(s, tc);
+    tcase_set_timeout(db, 60);
+    tcase_add_test(db, test_pg_answers);
+    tcase_add_test(db, test_database_hosts);
+    tcase_add_test(db, test_pg_refuses_tls);
+    suite_add_tcase(s, db);
     return s;
 }
 
@@ -255,7 +441,9 @@ int main(void)
         "CUTOVER_TB_DNS", "CUTOVER_TB_CA", "CUTOVER_TB_HTTPS_GOOD",
         "CUTOVER_TB_HTTPS_EXPIRED", "CUTOVER_TB_HTTPS_WRONGHOST",
         "CUTOVER_TB_HTTPS_EXPIRING", "CUTOVER_TB_HTTPS_UNKNOWNCA",
-        "CUTOVER_TB_SILENT", "CUTOVER_TB_CLOSED_PORT", NULL);
+        "CUTOVER_TB_SILENT", "CUTOVER_TB_CLOSED_PORT",
+        "CUTOVER_TB_PG_SOURCE_URL", "CUTOVER_TB_PG_TARGET_URL",
+        "CUTOVER_TB_REDIS_TLS_URL", "CUTOVER_TB_REDIS_SOURCE_URL", NULL);
     sr = srunner_create(tls_cert_suite());
     srunner_run_all(sr, CK_NORMAL);
     failed = srunner_ntests_failed(sr);

@@ -7,7 +7,9 @@
  * exactly what is wrong instead of "handshake failed".
  *
  * It never sends application data: callers that need a session (HTTP)
- * use libcurl, which verifies for itself.
+ * use libcurl, which verifies for itself. Protocols that negotiate TLS
+ * in plain text first (PostgreSQL's SSLRequest) are a `start` step run
+ * before the handshake, so every protocol shares one inspection.
  */
 #ifndef CUTOVER_TLS_H
 #define CUTOVER_TLS_H
@@ -41,15 +43,23 @@ struct co_tls_info {
     char verify_msg[256]; /* OpenSSL's text of the first problem, or "" */
 };
 
+/* What comes before the handshake on a freshly connected socket. */
+enum co_tls_start {
+    CO_TLS_DIRECT = 0,   /* TLS from the first byte: HTTPS, rediss:// */
+    CO_TLS_PG_SSLREQUEST /* PostgreSQL: SSLRequest, answer 'S', then TLS */
+};
+
 struct co_tls_opts {
     const char *host;    /* SNI and the name the certificate must match */
     const char *ca_file; /* NULL: the system's store */
+    enum co_tls_start start;
 };
 
 /* Handshakes on fd (connected, non-blocking; the caller closes it) until
- * the deadline. CO_NET_OK fills info (problems included); otherwise a
- * reason in err (CO_NET_TIMEOUT, CO_NET_CANCELLED, CO_NET_ERROR for a
- * failed handshake). */
+ * the deadline, after the `start` step. CO_NET_OK fills info (problems
+ * included); otherwise a reason in err (CO_NET_TIMEOUT, CO_NET_CANCELLED,
+ * CO_NET_REFUSED when a PostgreSQL server answers 'N': "server refuses
+ * TLS", CO_NET_ERROR for a failed handshake or a bad answer). */
 enum co_net_err co_tls_inspect(int fd, const struct co_tls_opts *o,
                                int64_t deadline, const atomic_int *cancel,
                                struct co_tls_info *info, char *err,
@@ -57,5 +67,15 @@ enum co_net_err co_tls_inspect(int fd, const struct co_tls_opts *o,
 
 /* "1.0".."1.3" to the wire version (0x0301..0x0304); 0 when unknown. */
 int co_tls_version_parse(const char *s);
+
+/* PostgreSQL's SSLRequest: length 8, then the code 80877103. */
+#define CO_TLS_PG_SSLREQUEST_LEN 8
+extern const unsigned char co_tls_pg_sslrequest[CO_TLS_PG_SSLREQUEST_LEN];
+
+/* What a PostgreSQL server's one-byte answer to the SSLRequest means:
+ * CO_NET_OK for 'S' (go on with TLS), CO_NET_REFUSED for 'N' ("server
+ * refuses TLS"), CO_NET_ERROR for anything else, with a reason in err. A
+ * pure function, for unit tests. */
+enum co_net_err co_tls_pg_answer(int byte, char *err, size_t errlen);
 
 #endif
