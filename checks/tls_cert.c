@@ -29,6 +29,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "cutover/baseline.h"
 #include "cutover/check.h"
 #include "cutover/net.h"
 #include "cutover/tls.h"
@@ -437,6 +438,51 @@ static void report(struct co_run *run, const struct target *t)
                      t->err);
 }
 
+/* ---- baseline snapshots (baseline.h) ---------------------------------------
+ */
+
+/* Taking a snapshot, an endpoint's certificate is kept (fingerprint,
+ * names, expiry); against a baseline, a renewal (same subject and
+ * issuer) passes and a different certificate warns, naming both. */
+static void since_baseline(struct co_run *run, const struct co_tls_info *i)
+{
+    json_t *was = co_run_fact(run, "cert");
+    const char *fp, *subj, *iss, *exp;
+    char when[160];
+    char *name;
+
+    co_run_fact_put(run, "cert",
+                    json_pack("{s:s, s:s, s:s, s:s}", "fingerprint",
+                              i->fingerprint, "subject", i->subject, "issuer",
+                              i->issuer, "not_after", i->not_after));
+    if (was == NULL)
+        return;
+    co_run_baseline_label(run, when, sizeof(when));
+    fp = json_string_value(json_object_get(was, "fingerprint"));
+    subj = json_string_value(json_object_get(was, "subject"));
+    iss = json_string_value(json_object_get(was, "issuer"));
+    exp = json_string_value(json_object_get(was, "not_after"));
+    name = co_asprintf("%s since baseline", run->res->name);
+    if (fp == NULL || subj == NULL || iss == NULL || exp == NULL)
+        co_run_baseline_lacks(run, name, "certificate of this endpoint");
+    else if (strcmp(fp, i->fingerprint) == 0)
+        co_case_addf(run, CO_PASS, name, NULL, NULL,
+                     "same certificate as %s (SHA-256 %.23s..., expires %s)",
+                     when, fp, exp);
+    else if (strcmp(subj, i->subject) == 0 && strcmp(iss, i->issuer) == 0)
+        co_case_addf(run, CO_PASS, name, exp, i->not_after,
+                     "renewed since %s: same subject and issuer, expiry %s "
+                     "-> %s",
+                     when, exp, i->not_after);
+    else
+        co_case_addf(run, CO_WARN, name, fp, i->fingerprint,
+                     "certificate changed since %s: subject %s -> %s, "
+                     "issuer %s -> %s, expiry %s -> %s",
+                     when, subj, i->subject, iss, i->issuer, exp,
+                     i->not_after);
+    free(name);
+}
+
 static int tls_cert_run(struct co_run *run)
 {
     const struct co_resource *res = run->res;
@@ -450,11 +496,15 @@ static int tls_cert_run(struct co_run *run)
         t[n].ready = endpoint_init(run, &t[n]) == 0;
         n++;
     } else {
-        const char *url[2] = {res->source, res->target};
+        const char *url[2] = {co_run_url(run, true), co_run_url(run, false)};
         const char *side[2] = {"source", "target"};
+        enum co_side_origin from[2];
 
+        /* a side a baseline stands for (or that mirrors the recorded
+         * side while a snapshot is taken) is not dialled */
+        co_run_origins(run, from);
         for (size_t s = 0; s < 2; s++) {
-            if (url[s] == NULL)
+            if (url[s] == NULL || from[s] != CO_SIDE_LIVE)
                 continue;
             t[n].run = run;
             t[n].ready = side_init(run, &t[n], side[s], url[s]) == 0;
@@ -467,6 +517,9 @@ static int tls_cert_run(struct co_run *run)
     for (size_t i = 0; i < n && !cancelled && !co_run_cancelled(run); i++)
         if (t[i].ready)
             report(run, &t[i]);
+    if (res->kind == CO_KIND_ENDPOINT && n == 1 && t[0].ready &&
+        t[0].rc == CO_NET_OK && !cancelled)
+        since_baseline(run, &t[0].info);
     for (size_t i = 0; i < n; i++)
         target_free(&t[i]);
     if (cancelled || co_run_cancelled(run)) {
@@ -498,7 +551,7 @@ const struct co_check co_check_tls_cert = {
     .phases = CO_PRE | CO_POST,
     .params = NULL,
     .run = tls_cert_run,
-    .flags = CO_CHECK_ONE_SIDED,
+    .flags = CO_CHECK_ONE_SIDED | CO_CHECK_SNAPSHOT,
     .applies = tls_cert_applies,
     .runs_on = "endpoint resources, and postgres/redis resources with "
                "tls: true",

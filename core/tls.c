@@ -18,6 +18,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <openssl/err.h>
+#include <openssl/evp.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 #include <poll.h>
@@ -152,6 +153,20 @@ static void expiry(X509 *cert, struct co_tls_info *info)
         info->days_left = days - (days <= 0 && secs < 0 ? 1 : 0);
 }
 
+static void fingerprint(const X509 *cert, struct co_tls_info *info)
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int n = 0;
+    size_t at = 0;
+
+    if (X509_digest(cert, EVP_sha256(), md, &n) != 1)
+        return;
+    for (unsigned int i = 0; i < n && at + 3 < sizeof(info->fingerprint); i++)
+        at += (size_t)snprintf(info->fingerprint + at,
+                               sizeof(info->fingerprint) - at, "%s%02X",
+                               i ? ":" : "", md[i]);
+}
+
 static void collect(SSL *ssl, struct co_tls_info *info)
 {
     X509 *cert = SSL_get1_peer_certificate(ssl);
@@ -168,6 +183,7 @@ static void collect(SSL *ssl, struct co_tls_info *info)
     name_text(X509_get_issuer_name(cert), info->issuer, sizeof(info->issuer));
     san_text(cert, info->san, sizeof(info->san));
     expiry(cert, info);
+    fingerprint(cert, info);
     X509_free(cert);
 }
 

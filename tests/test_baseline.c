@@ -436,6 +436,65 @@ START_TEST(test_dns_answers_since_baseline)
 }
 END_TEST
 
+/* Endpoints: the certificate's fingerprint, names and expiry are kept;
+ * the same certificate passes, a renewal (same subject and issuer)
+ * passes saying so, another issuer warns naming both. */
+START_TEST(test_certificate_since_baseline)
+{
+    char *dir = tu_tmpdir(), *path = co_asprintf("%s/tls.json", dir), *cfg;
+    char *renewed, *other, *text, *fp;
+    struct tu_proc p;
+    struct tu_outcome o;
+    const char *args[] = {"--only", "tls.cert", "--baseline", NULL, NULL};
+
+    cfg = co_asprintf("version: 1\n"
+                      "endpoints:\n"
+                      "  web:\n"
+                      "    url: https://app.cutover.test:%s/healthz\n"
+                      "    connect_to: 127.0.0.1\n"
+                      "    ca_file: %s\n",
+                      tu_tb("CUTOVER_TB_HTTPS_GOOD"), tu_tb("CUTOVER_TB_CA"));
+    p = snapshot(dir, cfg, "target", path);
+    ck_assert_msg(p.status == 0, "snapshot: %d %s", p.status, p.err);
+    tu_proc_free(&p);
+    text = tu_read_file(path, NULL);
+    fp = strstr(text, "\"fingerprint\":\"");
+    ck_assert_ptr_nonnull(fp);
+    fp = co_strndup(fp, strlen("\"fingerprint\":\"") + 20);
+
+    args[3] = path;
+    tu_check_run(cfg, args, NULL, 60, &o);
+    tu_expect(&o, "tls.cert", "web", "web since baseline", "pass",
+              TU_WORDS("same certificate", "SHA-256"));
+    tu_outcome_free(&o);
+
+    renewed = edited(dir, path, "renewed.json", fp,
+                     "\"fingerprint\":\"00:00:00:00:00:00:0");
+    args[3] = renewed;
+    tu_check_run(cfg, args, NULL, 60, &o);
+    tu_expect(&o, "tls.cert", "web", "web since baseline", "pass",
+              TU_WORDS("renewed since", "same subject and issuer"));
+    tu_outcome_free(&o);
+
+    other = edited(dir, renewed, "other.json", "CN=cutover test CA",
+                   "CN=Heroku Old CA");
+    args[3] = other;
+    tu_check_run(cfg, args, NULL, 60, &o);
+    tu_expect(&o, "tls.cert", "web", "web since baseline", "warn",
+              TU_WORDS("certificate changed since", "issuer CN=Heroku Old CA",
+                       "-> CN=cutover test CA"));
+    ck_assert_msg(o.status == 0, "%s", o.text);
+    tu_outcome_free(&o);
+    free(other);
+    free(renewed);
+    free(fp);
+    free(text);
+    free(cfg);
+    free(path);
+    free(dir);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("baseline");
@@ -449,6 +508,7 @@ int main(void)
     tcase_add_test(tc, test_bad_snapshots_are_refused);
     tcase_add_test(tc, test_snapshot_refuses_errors_and_secrets);
     tcase_add_test(tc, test_dns_answers_since_baseline);
+    tcase_add_test(tc, test_certificate_since_baseline);
     suite_add_tcase(s, tc);
     return tu_run_suite(s, CK_NORMAL);
 }

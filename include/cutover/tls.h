@@ -41,6 +41,7 @@ struct co_tls_info {
     char cipher[64];      /* "ECDHE-RSA-AES256-GCM-SHA384" */
     unsigned problems;    /* enum co_tls_problem bits */
     char verify_msg[256]; /* OpenSSL's text of the first problem, or "" */
+    char fingerprint[96]; /* SHA-256 of the leaf certificate, "AB:CD:..." */
 };
 
 /* What comes before the handshake on a freshly connected socket. */
