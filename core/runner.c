@@ -42,8 +42,11 @@ struct param_slot {
     struct co_value owned;    /* the parsed default */
 };
 
+struct pool;
+
 struct co_task {
     struct co_run run;
+    struct pool *pool;
     struct co_result *result;
     struct param_slot *params;
     size_t nparams;
@@ -51,6 +54,14 @@ struct co_task {
     bool sealed;
     enum task_state state; /* guarded by the pool lock */
     bool given_up;         /* main only */
+};
+
+/* Work every task of a run can share (co_run_shared). */
+struct shared_slot {
+    char *key;
+    void *value;
+    void (*free_fn)(void *);
+    bool ready;
 };
 
 struct pool {
@@ -62,6 +73,8 @@ struct pool {
     bool orphaned; /* main gave up on a stuck worker: last one frees */
     atomic_int cancel;
     int64_t timeout_ms;
+    struct shared_slot *shared; /* co_run_shared; guarded by lock */
+    size_t nshared;
 };
 
 /* ---- the check-facing API (check.h) ------------------------------------ */
@@ -220,6 +233,58 @@ bool co_runner_selected(const struct co_check *c,
     if (o->only.n && !any_glob(&o->only, c->id))
         return false;
     return !any_glob(&o->skip, c->id);
+}
+
+void *co_run_shared(struct co_run *run, const char *key,
+                    void *(*make)(struct co_run *run),
+                    void (*free_fn)(void *value))
+{
+    struct pool *p = run->task->pool;
+    struct shared_slot *slot = NULL;
+    void *v;
+
+    pthread_mutex_lock(&p->lock);
+    for (size_t i = 0; i < p->nshared && slot == NULL; i++)
+        if (strcmp(p->shared[i].key, key) == 0)
+            slot = &p->shared[i];
+    if (slot == NULL) { /* first to ask: make it, the others wait */
+        size_t at = p->nshared++;
+        p->shared = co_realloc(p->shared, p->nshared * sizeof(*p->shared));
+        memset(&p->shared[at], 0, sizeof(p->shared[at]));
+        p->shared[at].key = co_strdup(key);
+        p->shared[at].free_fn = free_fn;
+        pthread_mutex_unlock(&p->lock);
+        v = make(run);
+        pthread_mutex_lock(&p->lock);
+        for (size_t i = 0; i < p->nshared; i++) /* shared may have moved */
+            if (strcmp(p->shared[i].key, key) == 0) {
+                p->shared[i].value = v;
+                p->shared[i].ready = true;
+            }
+        pthread_cond_broadcast(&p->cond);
+        pthread_mutex_unlock(&p->lock);
+        return v;
+    }
+    for (;;) {
+        struct timespec ts;
+        int64_t wait = co_run_remaining_ms(run);
+
+        for (size_t i = 0; i < p->nshared; i++)
+            if (strcmp(p->shared[i].key, key) == 0)
+                slot = &p->shared[i];
+        if (slot->ready || wait <= 0 || co_run_cancelled(run))
+            break;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += (wait < 100 ? wait : 100) * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&p->cond, &p->lock, &ts);
+    }
+    v = slot->ready ? slot->value : NULL;
+    pthread_mutex_unlock(&p->lock);
+    return v;
 }
 
 /* ---- building the task list -------------------------------------------- */
@@ -478,6 +543,12 @@ static void free_tasks(struct co_task *tasks, size_t n)
 /* Frees the pool and its tasks; rep's results are the caller's. */
 static void free_pool(struct pool *p)
 {
+    for (size_t i = 0; i < p->nshared; i++) {
+        if (p->shared[i].ready && p->shared[i].free_fn != NULL)
+            p->shared[i].free_fn(p->shared[i].value);
+        free(p->shared[i].key);
+    }
+    free(p->shared);
     free_tasks(p->tasks, p->ntasks);
     pthread_cond_destroy(&p->cond);
     pthread_mutex_destroy(&p->lock);
@@ -667,6 +738,8 @@ int co_runner_run(const struct co_config *cfg, const struct co_runner_opts *o,
     p->timeout_ms =
         o->timeout_ms > 0 ? o->timeout_ms : cfg->settings.timeout_ms;
     p->tasks = plan(cfg, o, rep, &p->ntasks);
+    for (size_t i = 0; i < p->ntasks; i++)
+        p->tasks[i].pool = p;
 
     sw.pool = p;
     atomic_init(&sw.stop, 0);

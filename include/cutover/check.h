@@ -98,6 +98,16 @@ bool co_run_is_post(const struct co_run *run);
 int64_t co_run_remaining_ms(const struct co_run *run);
 bool co_run_cancelled(const struct co_run *run);
 
+/* Work shared by the tasks of a run, under `key` (e.g. every DNS lookup
+ * of the run in one batch): the first task to ask calls make(run) and
+ * the value is kept until the run ends (then free_fn(value)); the others
+ * wait for it, at most until their own deadline or an interrupt (NULL
+ * then). make must honour run's deadline and cancel flag; it may return
+ * NULL. */
+void *co_run_shared(struct co_run *run, const char *key,
+                    void *(*make)(struct co_run *run),
+                    void (*free_fn)(void *value));
+
 /* Adds a case. The message is formatted; name, source, target and message
  * are masked and copied. source/target may be NULL. duration is the time
  * since the previous case of this run (or since the start). Returns 0,
