@@ -37,9 +37,11 @@ struct co_pg_tape {
     bool replay;
 };
 
+/* Tapes are handed out to sessions for the whole run: each is its own
+ * allocation, so adding one never moves another. */
 struct tape_slot {
     char *key;
-    struct co_pg_tape tape;
+    struct co_pg_tape *tape;
 };
 
 struct co_baseline {
@@ -317,7 +319,8 @@ void co_baseline_free(struct co_baseline *b)
         return;
     for (size_t i = 0; i < b->ntapes; i++) {
         free(b->tapes[i].key);
-        json_decref(b->tapes[i].tape.index);
+        json_decref(b->tapes[i].tape->index);
+        free(b->tapes[i].tape);
     }
     free(b->tapes);
     free(b->path);
@@ -638,13 +641,12 @@ struct co_pg_tape *co_pg_tape_for(const struct co_run *run, bool source)
     pthread_mutex_lock(&b->mu);
     for (size_t i = 0; i < b->ntapes; i++)
         if (strcmp(b->tapes[i].key, key) == 0)
-            t = &b->tapes[i].tape;
+            t = b->tapes[i].tape;
     if (t == NULL && (e = entry_of(b, run->res, run)) != NULL) {
         b->tapes = co_realloc(b->tapes, (b->ntapes + 1) * sizeof(*b->tapes));
         b->tapes[b->ntapes].key = key;
         key = NULL;
-        t = &b->tapes[b->ntapes++].tape;
-        memset(t, 0, sizeof(*t));
+        t = b->tapes[b->ntapes++].tape = co_calloc(1, sizeof(*t));
         t->b = b;
         t->entry = e;
         t->queries = json_object_get(e, "queries");
