@@ -306,6 +306,13 @@ static void map_status(struct co_dns_query *q, int status)
         q->status = CO_NET_CANCELLED;
         snprintf(e, el, "interrupted asking for %s", q->name);
         return;
+    case ARES_EBADRESP:
+    case ARES_EFORMERR:
+        /* garbage, not a verdict about the name: could not check */
+        q->status = CO_NET_ERROR;
+        snprintf(e, el, "unreadable answer for %s: %s", q->name,
+                 ares_strerror(status));
+        return;
     default:
         q->status = CO_NET_DNSFAIL;
         snprintf(e, el, "DNS failure for %s: %s", q->name,
@@ -329,8 +336,9 @@ static void query_callback(void *arg, int status, int timeouts,
         return;
     if (co_dns_parse(abuf, (size_t)alen, &q->ans, why, sizeof(why)) < 0 &&
         q->status == CO_NET_OK) {
-        q->status = CO_NET_DNSFAIL;
-        snprintf(q->err, sizeof(q->err), "%s: %s", q->name, why);
+        q->status = CO_NET_ERROR;
+        snprintf(q->err, sizeof(q->err), "unreadable answer for %s: %s",
+                 q->name, why);
     }
 }
 
