@@ -437,106 +437,9 @@ START_TEST(test_other_frameworks_post)
 }
 END_TEST
 
-/* ---- safety: only read commands reach the servers --------------------- */
-
-/* "cmdstat_scan:calls=12,..." lines into a JSON object name -> calls. */
-static json_t *commandstats(int port)
-{
-    char *out = cli(port, 0, "INFO commandstats");
-    json_t *o = json_object();
-    char *line = out;
-
-    while (line != NULL && *line != '\0') {
-        char name[64];
-        long long calls;
-        if (sscanf(line, "cmdstat_%63[^:]:calls=%lld", name, &calls) == 2)
-            json_object_set_new(o, name, json_integer(calls));
-        line = strchr(line, '\n');
-        if (line != NULL)
-            line++;
-    }
-    free(out);
-    return o;
-}
-
-/* INFO keyspace without avg_ttl, which moves with the clock. */
-static char *keyspace(int port)
-{
-    char *out = cli(port, 8, "INFO keyspace");
-    char *p = strstr(out, ",avg_ttl=");
-
-    while (p != NULL) {
-        size_t n = strcspn(p + 1, "\r\n") + 1;
-        memmove(p, p + n, strlen(p + n) + 1);
-        p = strstr(p, ",avg_ttl=");
-    }
-    return out;
-}
-
-static const char *const read_commands[] = {
-    "ping",  "auth",  "select", "info", "scan",   "sscan",      "type", "llen",
-    "zcard", "scard", "hlen",   "dump", "exists", "config|get", NULL,
-};
-
-static void assert_only_reads(json_t *before, json_t *after, int port)
-{
-    const char *name;
-    json_t *v;
-    bool scanned = false;
-
-    json_object_foreach(after, name, v)
-    {
-        long long b = json_integer_value(json_object_get(before, name));
-        bool ok = false;
-        if (json_integer_value(v) == b)
-            continue;
-        for (size_t i = 0; read_commands[i] != NULL; i++)
-            ok = ok || strcmp(read_commands[i], name) == 0;
-        ck_assert_msg(ok, "port %d: %s was called during the run", port, name);
-        scanned = scanned || strcmp(name, "scan") == 0;
-    }
-    ck_assert_msg(scanned, "port %d: no SCAN seen: stats not measured", port);
-}
-
-START_TEST(test_full_run_sends_only_reads)
-{
-    struct tu_outcome o;
-    char *cfg =
-        config_pairs(8, W("jobs", "queues: sidekiq, patterns: [\"user:*\"]"),
-                     "redis.keyspace: {sample: 10}");
-    json_t *before[2], *after[2];
-    char *ks[2], *ks2[2];
-
-    flush_dbs(8);
-    plant_same(src_port, 8, 1000);
-    plant_same(tgt_port, 8, 1000);
-    plant(src_port, 8, W("SADD queues default", "RPUSH queue:default j"));
-    ks[0] = keyspace(src_port);
-    ks[1] = keyspace(tgt_port);
-    before[0] = commandstats(src_port);
-    before[1] = commandstats(tgt_port);
-    run_check(cfg, "all", "redis.*", &o);
-    after[0] = commandstats(src_port);
-    after[1] = commandstats(tgt_port);
-    ks2[0] = keyspace(src_port);
-    ks2[1] = keyspace(tgt_port);
-    /* The run did look (cases exist) and changed nothing. */
-    tu_expect(&o, "redis.queues", "jobs", "queue:default", "fail",
-              W("source still holds 1 pending jobs"));
-    tu_expect(&o, "redis.keyspace", "jobs", "pattern user:*", "pass",
-              W("source 7 keys, target 7"));
-    for (int i = 0; i < 2; i++) {
-        assert_only_reads(before[i], after[i], i ? tgt_port : src_port);
-        ck_assert_str_eq(ks[i], ks2[i]);
-        json_decref(before[i]);
-        json_decref(after[i]);
-        free(ks[i]);
-        free(ks2[i]);
-    }
-    tu_outcome_free(&o);
-    free(cfg);
-}
-END_TEST
+/* Only read commands reach the servers: tests/test_audit.c proves it on
+ * private servers (commandstats on the shared test bed would see other
+ * suites' writes). */
 
 static Suite *redis_checks_suite(void)
 {
@@ -552,7 +455,6 @@ static Suite *redis_checks_suite(void)
     tcase_add_test(tc, test_sidekiq_undrained_post);
     tcase_add_test(tc, test_sidekiq_pre_double_processing);
     tcase_add_test(tc, test_other_frameworks_post);
-    tcase_add_test(tc, test_full_run_sends_only_reads);
     suite_add_tcase(s, tc);
     return s;
 }
