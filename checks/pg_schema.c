@@ -812,8 +812,7 @@ static bool connect_both(struct pgs_ctx *c)
 {
     bool ok = true;
 
-    c->pg[0] = co_pg_connect(c->run, true);
-    c->pg[1] = co_pg_connect(c->run, false);
+    co_pg_pair_connect(c->run, c->pg);
     for (int i = 0; i < 2; i++) {
         if (c->pg[i] == NULL || c->pg[i]->err != CO_PG_OK) {
             char *name = unique_name(c, side_name(i), "connection");

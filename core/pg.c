@@ -1322,6 +1322,17 @@ int co_pg_pool_open(struct co_pg_pool *pool, const struct co_run *run, int n)
     return pool_compact(pool);
 }
 
+void co_pg_pair_connect(const struct co_run *run, struct co_pg *out[2])
+{
+    struct co_pg_pool pool;
+
+    co_pg_pool_open(&pool, run, 1); /* both sides connect at once */
+    out[0] = pool.src[0];
+    out[1] = pool.tgt[0];
+    free(pool.src);
+    free(pool.tgt);
+}
+
 void co_pg_pool_close(struct co_pg_pool *pool)
 {
     if (pool == NULL)

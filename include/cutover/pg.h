@@ -80,6 +80,10 @@ struct co_pg *co_pg_connect_url(const char *url, const char *side,
                                 const struct co_config *cfg, int64_t deadline,
                                 const atomic_int *cancel);
 void co_pg_free(struct co_pg *pg); /* NULL is fine */
+/* Both sides of run's resource at once (out[0] source, out[1] target),
+ * so a silent side does not use up the other's time. Each is non-NULL;
+ * check ->err. */
+void co_pg_pair_connect(const struct co_run *run, struct co_pg *out[2]);
 
 /* Runs one statement (with text params, may be NULL) and waits for the
  * whole result until the deadline. Returns the PGresult (PGRES_TUPLES_OK
