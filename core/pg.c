@@ -67,8 +67,10 @@
 
 /* Longest single poll(): how late a cancel flag may be noticed. */
 #define PG_SLICE_MS 100
-/* After a cancel: how long to wait for the statement to drain. */
-#define PG_CANCEL_GRACE_MS 1000
+/* After a cancel: how long to wait for the statement to drain (under the
+ * runner's 2 s sealing grace, so a timed-out check still reports why;
+ * a loaded machine can take more than a second to confirm a cancel). */
+#define PG_CANCEL_GRACE_MS 1800
 /* Defaults when there is no config (tests, tools). */
 #define PG_DEFAULT_STATEMENT_MS 60000
 /* A lock wait longer than this is an answer in itself ("the source is
