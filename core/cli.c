@@ -20,6 +20,7 @@
 
 #include "cutover/baseline.h"
 #include "cutover/cutover.h"
+#include "cutover/tls.h"
 #include "runner.h"
 
 #define DEFAULT_CONFIG "cutover.yml"
@@ -139,6 +140,7 @@ static void global_init(void)
 
 static void global_cleanup(void)
 {
+    co_tls_stores_free();
     xmlCleanupParser();
     curl_global_cleanup();
     ares_library_cleanup();

@@ -36,6 +36,7 @@
 
 #include "cutover/baseline.h"
 #include "cutover/net.h"
+#include "cutover/tls.h"
 
 #define REDIS_MAX_ARGS 64
 /* A plain Redis that receives a TLS hello waits silently for the rest of
@@ -576,14 +577,16 @@ static int tls_setup(struct co_redis *r, const char *ca_file, bool verify)
     r->ssl_ctx = ctx;
     SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
     SSL_CTX_set_verify(ctx, verify ? SSL_VERIFY_PEER : SSL_VERIFY_NONE, NULL);
-    if (verify && ca_file != NULL &&
-        SSL_CTX_load_verify_locations(ctx, ca_file, NULL) != 1) {
-        ERR_clear_error();
-        set_err(r, CO_REDIS_TLS, "cannot load ca_file %s", ca_file);
-        return -1;
+    if (verify) {
+        X509_STORE *st = co_tls_store(ca_file);
+        if (st == NULL) {
+            set_err(r, CO_REDIS_TLS, "cannot load %s%s",
+                    ca_file ? "ca_file " : "the system's CA certificates",
+                    ca_file ? ca_file : "");
+            return -1;
+        }
+        SSL_CTX_set_cert_store(ctx, st); /* takes our reference */
     }
-    if (verify && ca_file == NULL)
-        SSL_CTX_set_default_verify_paths(ctx);
     ssl = SSL_new(ctx);
     if (ssl == NULL || SSL_set_fd(ssl, r->fd) != 1) {
         SSL_free(ssl);

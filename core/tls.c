@@ -22,10 +22,14 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
+
+#include "cutover/util.h"
 
 const unsigned char co_tls_pg_sslrequest[CO_TLS_PG_SSLREQUEST_LEN] = {
     0x00, 0x00, 0x00, 0x08, /* length 8 */
@@ -334,10 +338,70 @@ static bool is_ip(const char *h)
     return inet_pton(AF_INET, h, b) == 1 || inet_pton(AF_INET6, h, b) == 1;
 }
 
+/* ---- trust stores ------------------------------------------------------ */
+
+/* Loading the system's CA store costs tens of milliseconds of CPU per
+ * TLS context; every connection of a run shares one store per CA file
+ * (read-only once loaded, which OpenSSL allows across threads). */
+struct store_slot {
+    char *ca_file; /* NULL: the system's */
+    X509_STORE *store;
+};
+
+static pthread_mutex_t store_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct store_slot *stores;
+static size_t nstores;
+
+static bool same_file(const char *a, const char *b)
+{
+    return (a == NULL && b == NULL) || (a && b && strcmp(a, b) == 0);
+}
+
+X509_STORE *co_tls_store(const char *ca_file)
+{
+    X509_STORE *st = NULL;
+    int ok;
+
+    pthread_mutex_lock(&store_lock);
+    for (size_t i = 0; i < nstores && st == NULL; i++)
+        if (same_file(stores[i].ca_file, ca_file))
+            st = stores[i].store;
+    if (st == NULL && (st = X509_STORE_new()) != NULL) {
+        ok = ca_file ? X509_STORE_load_file(st, ca_file)
+                     : X509_STORE_set_default_paths(st);
+        if (ok != 1) {
+            ERR_clear_error();
+            X509_STORE_free(st);
+            st = NULL;
+        } else {
+            stores = co_realloc(stores, (nstores + 1) * sizeof(*stores));
+            stores[nstores].ca_file = co_strdup(ca_file);
+            stores[nstores++].store = st;
+        }
+    }
+    if (st != NULL)
+        X509_STORE_up_ref(st);
+    pthread_mutex_unlock(&store_lock);
+    return st;
+}
+
+void co_tls_stores_free(void)
+{
+    pthread_mutex_lock(&store_lock);
+    for (size_t i = 0; i < nstores; i++) {
+        X509_STORE_free(stores[i].store);
+        free(stores[i].ca_file);
+    }
+    free(stores);
+    stores = NULL;
+    nstores = 0;
+    pthread_mutex_unlock(&store_lock);
+}
+
 static SSL_CTX *make_ctx(const struct co_tls_opts *o, char *err, size_t errlen)
 {
     SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
-    int ok;
+    X509_STORE *st;
 
     if (ctx == NULL) {
         snprintf(err, errlen, "could not create a TLS context");
@@ -346,17 +410,14 @@ static SSL_CTX *make_ctx(const struct co_tls_opts *o, char *err, size_t errlen)
     SSL_CTX_set_min_proto_version(ctx, TLS1_VERSION);
     SSL_CTX_set_cipher_list(ctx, "DEFAULT:@SECLEVEL=0");
     SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, verify_cb);
-    if (o->ca_file != NULL)
-        ok = SSL_CTX_load_verify_locations(ctx, o->ca_file, NULL);
-    else
-        ok = SSL_CTX_set_default_verify_paths(ctx);
-    if (ok != 1) {
+    st = co_tls_store(o->ca_file);
+    if (st == NULL) {
         snprintf(err, errlen, "could not load CA certificates%s%s",
                  o->ca_file ? " from " : "", o->ca_file ? o->ca_file : "");
-        ERR_clear_error();
         SSL_CTX_free(ctx);
         return NULL;
     }
+    SSL_CTX_set_cert_store(ctx, st); /* takes our reference */
     return ctx;
 }
 

@@ -18,6 +18,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <openssl/x509.h>
+
 #include "cutover/net.h"
 
 /* Verification problems, as bits of co_tls_info.problems. */
@@ -65,6 +67,13 @@ enum co_net_err co_tls_inspect(int fd, const struct co_tls_opts *o,
                                int64_t deadline, const atomic_int *cancel,
                                struct co_tls_info *info, char *err,
                                size_t errlen);
+
+/* The trust store for ca_file (NULL: the system's), loaded once per
+ * process and shared: a new reference the caller hands to
+ * SSL_CTX_set_cert_store or frees with X509_STORE_free. NULL when it
+ * cannot be loaded. co_tls_stores_free drops the cache (at exit). */
+X509_STORE *co_tls_store(const char *ca_file);
+void co_tls_stores_free(void);
 
 /* "1.0".."1.3" to the wire version (0x0301..0x0304); 0 when unknown. */
 int co_tls_version_parse(const char *s);
