@@ -14,7 +14,8 @@
  * is named). NXDOMAIN, SERVFAIL and silence are told apart: a silent
  * resolver is `error` (the check could not look), the others `fail`.
  *
- * Every lookup of a task goes out in one co_dns_run() batch.
+ * Every lookup of a run goes out in one co_dns_run() batch, shared by
+ * the tasks of both checks (see "the run's lookups" below).
  */
 #include <arpa/inet.h>
 #include <stdio.h>
@@ -65,13 +66,14 @@ static void resolvers_free(struct resolvers *rs)
 }
 
 /* The domain's resolvers, else settings.resolvers, else the system's. */
-static void resolvers_init(const struct co_run *run, struct resolvers *rs)
+static void resolvers_init(const struct co_config *cfg,
+                           const struct co_resource *res, struct resolvers *rs)
 {
-    const struct co_strlist *l = &run->res->resolvers;
+    const struct co_strlist *l = &res->resolvers;
 
     memset(rs, 0, sizeof(*rs));
     if (l->n == 0)
-        l = &run->cfg->settings.resolvers;
+        l = &cfg->settings.resolvers;
     for (size_t i = 0; i < l->n; i++)
         resolvers_add(rs, l->v[i], l->v[i]);
     if (rs->n == 0)
@@ -95,11 +97,9 @@ static int interrupted(struct co_run *run)
 }
 
 /* A and AAAA for name on every resolver: q[2i] and q[2i+1]. */
-static struct co_dns_query *address_queries(const char *name,
-                                            const struct resolvers *rs)
+static void address_fill(struct co_dns_query *q, const char *name,
+                         const struct resolvers *rs)
 {
-    struct co_dns_query *q = co_calloc(rs->n * 2, sizeof(*q));
-
     for (size_t i = 0; i < rs->n; i++) {
         q[2 * i].name = name;
         q[2 * i].type = CO_DNS_A;
@@ -107,7 +107,168 @@ static struct co_dns_query *address_queries(const char *name,
         q[2 * i + 1] = q[2 * i];
         q[2 * i + 1].type = CO_DNS_AAAA;
     }
+}
+
+static struct co_dns_query *address_queries(const char *name,
+                                            const struct resolvers *rs)
+{
+    struct co_dns_query *q = co_calloc(rs->n * 2, sizeof(*q));
+
+    address_fill(q, name, rs);
     return q;
+}
+
+/* ---- the run's lookups, in one batch ------------------------------------ */
+
+/* Every question of the run goes out in one co_dns_run(), made by the
+ * first DNS task to start (co_run_shared) and read by the others: 100
+ * names take about as long as one. dns.ttl and dns.resolve share it, so
+ * it holds what either needs. Only `authoritative: true` lookups (whose
+ * servers are known only after an NS lookup) stay in their task. */
+#define LOOKUPS_KEY     "dns.lookups"
+#define BATCH_MARGIN_MS 250
+
+/* One domain's part of the batch, from q[first]: A and AAAA on each
+ * resolver (q[first + 2i], q[first + 2i + 1]), then with acme_name the
+ * _acme-challenge CNAME on each resolver (q[first + 2n + i]). */
+struct slice {
+    const struct co_resource *res;
+    struct resolvers rs;
+    char *acme_name; /* NULL: no acme lookups */
+    size_t first;
+};
+
+struct lookups {
+    struct co_dns_query *q;
+    size_t nq;
+    struct slice *s;
+    size_t ns;
+    enum co_net_err rc; /* of the batch: CO_NET_OK when it ran */
+    char err[CO_ERRLEN];
+};
+
+static void lookups_free(void *arg)
+{
+    struct lookups *lk = arg;
+
+    if (lk == NULL)
+        return;
+    co_dns_queries_free(lk->q, lk->nq);
+    free(lk->q);
+    for (size_t i = 0; i < lk->ns; i++) {
+        resolvers_free(&lk->s[i].rs);
+        free(lk->s[i].acme_name);
+    }
+    free(lk->s);
+    free(lk);
+}
+
+/* Adds res's questions (owned by lk; names borrowed from res, which
+ * outlives the run). */
+static void lookups_add(struct lookups *lk, const struct co_config *cfg,
+                        const struct co_resource *res)
+{
+    struct slice *s;
+    size_t n;
+
+    lk->s = co_realloc(lk->s, (lk->ns + 1) * sizeof(*lk->s));
+    s = &lk->s[lk->ns++];
+    memset(s, 0, sizeof(*s));
+    s->res = res;
+    s->first = lk->nq;
+    resolvers_init(cfg, res, &s->rs);
+    if (res->expect_acme_cname && res->expect_cname != NULL)
+        s->acme_name = co_asprintf("_acme-challenge.%s", res->name);
+    n = s->rs.n * (s->acme_name != NULL ? 3 : 2);
+    lk->q = co_realloc(lk->q, (lk->nq + n) * sizeof(*lk->q));
+    memset(&lk->q[lk->nq], 0, n * sizeof(*lk->q));
+    address_fill(&lk->q[lk->nq], res->name, &s->rs);
+    for (size_t i = 0; s->acme_name != NULL && i < s->rs.n; i++) {
+        struct co_dns_query *q = &lk->q[lk->nq + 2 * s->rs.n + i];
+        q->name = s->acme_name;
+        q->type = CO_DNS_CNAME;
+        q->server = s->rs.v[i].addr;
+    }
+    lk->nq += n;
+}
+
+/* Sends the batch, bounded by run's lookup deadline and cancel flag.
+ * The tasks waiting for it give up at their own deadline, which can be
+ * the very millisecond of run's (tasks start together): the batch ends
+ * a little earlier so that a silent resolver's timeout reaches them as
+ * answers ("timed out after ...") rather than as no batch at all. */
+static void lookups_send(struct lookups *lk, struct co_run *run)
+{
+    int64_t d = lookup_deadline(run);
+    int64_t margin = (run->deadline - co_now_ms()) / 10;
+
+    if (margin > BATCH_MARGIN_MS)
+        margin = BATCH_MARGIN_MS;
+    if (margin > 0 && d > run->deadline - margin)
+        d = run->deadline - margin;
+    lk->rc =
+        co_dns_run(lk->q, lk->nq, d, run->cancel, lk->err, sizeof(lk->err));
+}
+
+/* co_run_shared's make: every domain of the config. A domain whose
+ * checks are all disabled is asked too; the batch costs the same. */
+static void *lookups_make(struct co_run *run)
+{
+    struct lookups *lk = co_calloc(1, sizeof(*lk));
+
+    for (size_t i = 0; i < run->cfg->nres; i++)
+        if (run->cfg->res[i].kind == CO_KIND_DOMAIN)
+            lookups_add(lk, run->cfg, &run->cfg->res[i]);
+    lookups_send(lk, run);
+    return lk;
+}
+
+static const struct slice *slice_find(const struct lookups *lk,
+                                      const struct co_resource *res)
+{
+    for (size_t i = 0; lk != NULL && i < lk->ns; i++)
+        if (lk->s[i].res == res)
+            return &lk->s[i];
+    return NULL;
+}
+
+/* The run's batch, or NULL when this task gave up waiting for it (its
+ * deadline or an interrupt). A resource the batch does not know (not in
+ * run->cfg) gets a batch of its own in *own, which the caller frees. */
+static const struct lookups *lookups_get(struct co_run *run,
+                                         struct lookups **own)
+{
+    const struct lookups *lk =
+        co_run_shared(run, LOOKUPS_KEY, lookups_make, lookups_free);
+
+    *own = NULL;
+    if (lk != NULL && slice_find(lk, run->res) == NULL) {
+        *own = co_calloc(1, sizeof(**own));
+        lookups_add(*own, run->cfg, run->res);
+        lookups_send(*own, run);
+        lk = *own;
+    }
+    return lk;
+}
+
+/* Did the batch give this task answers? When not, says why (an error
+ * case, or errstr "interrupted") and sets *ret to what run() returns. */
+static bool lookups_usable(struct co_run *run, const struct lookups *lk,
+                           int *ret)
+{
+    *ret = 0;
+    if ((lk == NULL && co_run_cancelled(run)) ||
+        (lk != NULL && lk->rc == CO_NET_CANCELLED)) {
+        *ret = interrupted(run);
+        return false;
+    }
+    if (lk == NULL)
+        co_case_addf(run, CO_ERROR, run->res->name, NULL, NULL,
+                     "timed out: the run's DNS lookups did not finish "
+                     "before this check's deadline");
+    else if (lk->rc != CO_NET_OK)
+        co_case_addf(run, CO_ERROR, run->res->name, NULL, NULL, "%s", lk->err);
+    return lk != NULL && lk->rc == CO_NET_OK;
 }
 
 /* The A and AAAA answers of one resolver taken together: the worse
@@ -240,8 +401,10 @@ static void ttl_verdict(struct co_run *run, const char *cname,
 
 /* The zone's name servers, for `authoritative: true`: NS of the name
  * and of each parent, asked of the first resolver; the longest owner
- * with NS records wins; their addresses come from the same resolver. */
-static void add_authoritative(struct co_run *run, struct resolvers *rs)
+ * with NS records wins; their addresses come from the same resolver.
+ * The servers found are appended to rs. */
+static void add_authoritative(struct co_run *run, const struct resolver *via,
+                              struct resolvers *rs)
 {
     const char *name = run->res->name, *p;
     struct co_dns_query q[MAX_CHAIN], aq[8];
@@ -257,7 +420,7 @@ static void add_authoritative(struct co_run *run, struct resolvers *rs)
             break; /* never ask for a top-level domain's servers */
         q[nq].name = p;
         q[nq].type = CO_DNS_NS;
-        q[nq++].server = rs->v[0].addr;
+        q[nq++].server = via->addr;
     }
     co_dns_run(q, nq, deadline, run->cancel, err, sizeof(err));
     memset(aq, 0, sizeof(aq));
@@ -266,13 +429,13 @@ static void add_authoritative(struct co_run *run, struct resolvers *rs)
             if (q[i].ans.v[j].type == CO_DNS_NS) {
                 aq[naq].name = q[i].ans.v[j].data;
                 aq[naq].type = CO_DNS_A;
-                aq[naq++].server = rs->v[0].addr;
+                aq[naq++].server = via->addr;
             }
     if (naq == 0) {
         co_case_addf(run, CO_WARN, "authoritative", NULL, NULL,
                      "no NS records found for %s or its parents on %s: "
                      "only the recursive answers were checked",
-                     name, rs->v[0].label);
+                     name, via->label);
         co_dns_queries_free(q, nq);
         return;
     }
@@ -351,51 +514,78 @@ static void ttl_since(struct co_run *run, const char *label,
     free(cname);
 }
 
-static int dns_ttl_run(struct co_run *run)
+/* The verdicts of resolvers rs whose answers are q[2i], q[2i+1]; each
+ * answer goes into facts (and is held against the baseline's, was). */
+static void ttl_report(struct co_run *run, const struct resolvers *rs,
+                       const struct co_dns_query *q, const json_t *was,
+                       json_t *facts)
 {
-    const char *name = run->res->name;
     int64_t max = run->res->ttl_max;
     bool dflt = max < 0;
-    struct resolvers rs;
+
+    if (dflt)
+        max = DEFAULT_TTL_MAX;
+    for (size_t i = 0; i < rs->n; i++) {
+        struct merged m;
+        char *cname = co_asprintf("%s @ %s", run->res->name, rs->v[i].label);
+        merge(&q[2 * i], &q[2 * i + 1], &m);
+        if (m.status != CO_NET_OK) {
+            add_lookup_failure(run, cname, rs->v[i].label, &m);
+        } else {
+            ttl_verdict(run, cname, rs->v[i].label, &m, max, dflt);
+            json_object_set_new(facts, rs->v[i].label, ttl_facts(&m));
+            if (was != NULL)
+                ttl_since(run, rs->v[i].label, &m,
+                          json_object_get(was, rs->v[i].label));
+        }
+        free(cname);
+    }
+}
+
+/* `authoritative: true`: the zone's servers, found and asked by this
+ * task (after the run's batch, which cannot know them). */
+static int ttl_authoritative(struct co_run *run, const struct resolver *via,
+                             const json_t *was, json_t *facts)
+{
+    struct resolvers auth;
     struct co_dns_query *q;
     char err[CO_ERRLEN];
     enum co_net_err rc;
 
-    if (dflt)
-        max = DEFAULT_TTL_MAX;
-    resolvers_init(run, &rs);
-    if (run->res->authoritative)
-        add_authoritative(run, &rs);
-    q = address_queries(name, &rs);
-    rc = co_dns_run(q, rs.n * 2, lookup_deadline(run), run->cancel, err,
+    memset(&auth, 0, sizeof(auth));
+    add_authoritative(run, via, &auth);
+    if (auth.n == 0)
+        return 0;
+    q = address_queries(run->res->name, &auth);
+    rc = co_dns_run(q, auth.n * 2, lookup_deadline(run), run->cancel, err,
                     sizeof(err));
+    if (rc == CO_NET_OK)
+        ttl_report(run, &auth, q, was, facts);
+    else if (rc != CO_NET_CANCELLED)
+        co_case_addf(run, CO_ERROR, run->res->name, NULL, NULL, "%s", err);
+    co_dns_queries_free(q, auth.n * 2);
+    free(q);
+    resolvers_free(&auth);
+    return rc == CO_NET_CANCELLED ? interrupted(run) : 0;
+}
+
+static int dns_ttl_run(struct co_run *run)
+{
+    struct lookups *own;
+    const struct lookups *lk = lookups_get(run, &own);
     json_t *was = co_run_fact(run, "ttls");
     json_t *facts = json_object();
-    for (size_t i = 0; i < rs.n && rc == CO_NET_OK; i++) {
-        struct merged m;
-        char *cname = co_asprintf("%s @ %s", name, rs.v[i].label);
-        merge(&q[2 * i], &q[2 * i + 1], &m);
-        if (m.status != CO_NET_OK) {
-            add_lookup_failure(run, cname, rs.v[i].label, &m);
-        } else {
-            ttl_verdict(run, cname, rs.v[i].label, &m, max, dflt);
-            json_object_set_new(facts, rs.v[i].label, ttl_facts(&m));
-            if (was != NULL)
-                ttl_since(run, rs.v[i].label, &m,
-                          json_object_get(was, rs.v[i].label));
-        }
-        free(cname);
+    int ret;
+
+    if (lookups_usable(run, lk, &ret)) {
+        const struct slice *s = slice_find(lk, run->res);
+        ttl_report(run, &s->rs, lk->q + s->first, was, facts);
+        if (run->res->authoritative)
+            ret = ttl_authoritative(run, &s->rs.v[0], was, facts);
     }
     co_run_fact_put(run, "ttls", facts);
-    co_dns_queries_free(q, rs.n * 2);
-    free(q);
-    resolvers_free(&rs);
-    if (rc == CO_NET_CANCELLED)
-        return interrupted(run);
-    if (rc != CO_NET_OK) {
-        co_case_addf(run, CO_ERROR, name, NULL, NULL, "%s", err);
-    }
-    return 0;
+    lookups_free(own);
+    return ret;
 }
 
 const struct co_check co_check_dns_ttl = {
@@ -669,40 +859,19 @@ static void resolve_report(struct co_run *run, const struct resolvers *rs,
 
 static int dns_resolve_run(struct co_run *run)
 {
-    const struct co_resource *res = run->res;
-    bool acme = res->expect_acme_cname && res->expect_cname != NULL;
-    struct resolvers rs;
-    struct co_dns_query *q, *all;
-    char err[CO_ERRLEN], *acme_name;
-    enum co_net_err rc;
-    size_t n;
+    struct lookups *own;
+    const struct lookups *lk = lookups_get(run, &own);
+    int ret;
 
-    resolvers_init(run, &rs);
-    acme_name = co_asprintf("_acme-challenge.%s", res->name);
-    q = address_queries(res->name, &rs);
-    n = rs.n * (acme ? 3 : 2);
-    all = co_calloc(n, sizeof(*all));
-    memcpy(all, q, rs.n * 2 * sizeof(*q));
-    free(q);
-    for (size_t i = 0; acme && i < rs.n; i++) {
-        all[2 * rs.n + i].name = acme_name;
-        all[2 * rs.n + i].type = CO_DNS_CNAME;
-        all[2 * rs.n + i].server = rs.v[i].addr;
+    if (lookups_usable(run, lk, &ret)) {
+        const struct slice *s = slice_find(lk, run->res);
+        const struct co_dns_query *q = lk->q + s->first;
+        resolve_report(run, &s->rs, q);
+        for (size_t i = 0; s->acme_name != NULL && i < s->rs.n; i++)
+            acme_verdict(run, &q[2 * s->rs.n + i], s->rs.v[i].label);
     }
-    rc = co_dns_run(all, n, lookup_deadline(run), run->cancel, err,
-                    sizeof(err));
-    if (rc == CO_NET_OK) {
-        resolve_report(run, &rs, all);
-        for (size_t i = 0; acme && i < rs.n; i++)
-            acme_verdict(run, &all[2 * rs.n + i], rs.v[i].label);
-    } else if (rc != CO_NET_CANCELLED) {
-        co_case_addf(run, CO_ERROR, res->name, NULL, NULL, "%s", err);
-    }
-    co_dns_queries_free(all, n);
-    free(all);
-    free(acme_name);
-    resolvers_free(&rs);
-    return rc == CO_NET_CANCELLED ? interrupted(run) : 0;
+    lookups_free(own);
+    return ret;
 }
 
 const struct co_check co_check_dns_resolve = {

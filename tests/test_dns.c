@@ -251,7 +251,7 @@ START_TEST(test_authoritative_without_ns)
 END_TEST
 
 /* 40 names x 2 resolvers: every lookup answered, each on its own case,
- * quickly (the lookups of a task go out in one batch). */
+ * quickly (the lookups of a run go out in one batch). */
 START_TEST(test_many_names)
 {
     const char *dns = tu_tb("CUTOVER_TB_DNS");
@@ -280,6 +280,157 @@ START_TEST(test_many_names)
 }
 END_TEST
 
+/* How often dnsmasq at CUTOVER_TB_DNS logged "query[TYPE] name " (its
+ * log, under CUTOVER_TB_DIR, is written as queries arrive: polled for a
+ * second until at least `want` show up); -1 when there is no log. */
+static int logged_queries(const char *type, const char *name, int want)
+{
+    const char *dir = tu_tb("CUTOVER_TB_DIR");
+    char *path, *needle;
+    int n = -1;
+
+    if (dir == NULL)
+        return -1;
+    path = co_asprintf("%s/logs/dns.log", dir);
+    needle = co_asprintf("query[%s] %s from", type, name);
+    for (int tries = 0; tries < 20; tries++) {
+        char *log = tu_read_file(path, NULL);
+        if (log == NULL)
+            break;
+        n = 0;
+        for (const char *p = strstr(log, needle); p != NULL;
+             p = strstr(p + 1, needle))
+            n++;
+        free(log);
+        if (n >= want)
+            break;
+        usleep(50 * 1000);
+    }
+    free(needle);
+    free(path);
+    return n;
+}
+
+/* Every lookup of a run in one shared batch (issue 5): 30 domains, both
+ * checks (--phase all), one domain on a resolver that never answers.
+ * Each domain still gets its own answers on its own cases (22 of them
+ * NXDOMAIN, named), the silent one is "timed out" on both checks with
+ * nobody else held past the deadline, and each question went out once
+ * although two checks needed it. */
+START_TEST(test_run_batch)
+{
+    const char *dns = tu_tb("CUTOVER_TB_DNS");
+    const char *stale = tu_tb("CUTOVER_TB_DNS_STALE");
+    int silent_port, silent = udp_socket(&silent_port);
+    long tag = (long)getpid();
+    struct tu_outcome o;
+    struct co_buf b;
+    char name[160], nx[96], words[160];
+
+    co_buf_init(&b);
+    co_buf_addf(&b,
+                "version: 1\n"
+                "settings: {jobs: 4, timeout: 2s, resolvers: [\"%s\"]}\n"
+                "domains:\n"
+                "  app.cutover.test:\n"
+                "    expect_cname: elb-demo-1234.aptible.cutover.test\n"
+                "    expect_acme_cname: true\n"
+                "    resolvers: [\"%s\", \"%s\"]\n"
+                "  open.cutover.test: {expect_addresses: [\"127.0.0.1\"]}\n"
+                "  legacy.cutover.test: {}\n"
+                "  slow-ttl.cutover.test: {ttl_max: 3600}\n"
+                "  v6.cutover.test: {}\n"
+                "  app-1234.herokudns.cutover.test: {}\n"
+                "  elb-demo-1234.aptible.cutover.test: {}\n"
+                "  silent.cutover.test: {resolvers: [\"127.0.0.1:%d\"]}\n",
+                dns, dns, stale, silent_port);
+    for (int i = 0; i < 22; i++)
+        co_buf_addf(&b, "  g%ld-nx%d.cutover.test: {}\n", tag, i);
+    tu_check_run(b.s, TU_WORDS("--phase", "all"), NULL, 30, &o);
+
+    /* Within the deadline (2 s) and its grace, never sealed. */
+    ck_assert_msg(o.took_ms < 4500, "took %lld ms", (long long)o.took_ms);
+    ck_assert_msg(!tu_mentions(&o, "did not finish"),
+                  "a task gave up on the batch");
+    snprintf(name, sizeof(name), "silent.cutover.test @ 127.0.0.1:%d",
+             silent_port);
+    tu_expect(&o, "dns.resolve", "silent.cutover.test", name, "error",
+              TU_WORDS("timed out", "silent.cutover.test"));
+    tu_expect(&o, "dns.ttl", "silent.cutover.test", name, "error",
+              TU_WORDS("timed out", "silent.cutover.test"));
+
+    for (int i = 0; i < 22; i++) {
+        snprintf(nx, sizeof(nx), "g%ld-nx%d.cutover.test", tag, i);
+        snprintf(name, sizeof(name), "%s @ %s", nx, dns);
+        snprintf(words, sizeof(words), "no such name: %s (NXDOMAIN)", nx);
+        tu_expect(&o, "dns.resolve", nx, name, "fail", TU_WORDS(words));
+        tu_expect(&o, "dns.ttl", nx, name, "fail", TU_WORDS(words));
+        ck_assert_int_eq(tu_ncases(&o, "dns.resolve", nx), 1);
+    }
+
+    snprintf(name, sizeof(name), "app.cutover.test @ %s", dns);
+    tu_expect(&o, "dns.resolve", "app.cutover.test", name, "pass",
+              TU_WORDS("app.cutover.test -> CNAME "
+                       "elb-demo-1234.aptible.cutover.test -> 127.0.0.1"));
+    snprintf(name, sizeof(name), "app.cutover.test @ %s", stale);
+    tu_expect(&o, "dns.resolve", "app.cutover.test", name, "fail",
+              TU_WORDS("app-1234.herokudns.cutover.test"));
+    snprintf(words, sizeof(words), "stale: %s", stale);
+    tu_expect(&o, "dns.resolve", "app.cutover.test", "resolvers agree", "fail",
+              TU_WORDS(words));
+    snprintf(name, sizeof(name), "_acme-challenge.app.cutover.test @ %s",
+             stale);
+    tu_expect(&o, "dns.resolve", "app.cutover.test", name, "pass",
+              TU_WORDS("CNAME to acme.elb-demo-1234.aptible.cutover.test"));
+    snprintf(name, sizeof(name), "app.cutover.test @ %s", stale);
+    tu_expect(&o, "dns.ttl", "app.cutover.test", name, "pass",
+              TU_WORDS("CNAME app.cutover.test -> "
+                       "app-1234.herokudns.cutover.test TTL 300 s"));
+
+    snprintf(name, sizeof(name), "open.cutover.test @ %s", dns);
+    tu_expect(&o, "dns.resolve", "open.cutover.test", name, "pass",
+              TU_WORDS("open.cutover.test -> 127.0.0.1"));
+    tu_expect(&o, "dns.ttl", "open.cutover.test", name, "pass",
+              TU_WORDS("A open.cutover.test 127.0.0.1 TTL 60 s"));
+    snprintf(name, sizeof(name), "legacy.cutover.test @ %s", dns);
+    tu_expect(&o, "dns.resolve", "legacy.cutover.test", name, "pass",
+              TU_WORDS("legacy.cutover.test -> CNAME "
+                       "app-1234.herokudns.cutover.test -> 127.0.0.1"));
+    tu_expect(&o, "dns.ttl", "legacy.cutover.test", name, "fail",
+              TU_WORDS("TTL 86400 s", "over ttl_max 300 s (default)"));
+    snprintf(name, sizeof(name), "slow-ttl.cutover.test @ %s", dns);
+    tu_expect(&o, "dns.ttl", "slow-ttl.cutover.test", name, "fail",
+              TU_WORDS("A slow-ttl.cutover.test 127.0.0.1 TTL 86400 s",
+                       "ttl_max 3600 s"));
+    snprintf(name, sizeof(name), "v6.cutover.test @ %s", dns);
+    tu_expect(&o, "dns.resolve", "v6.cutover.test", name, "pass",
+              TU_WORDS("v6.cutover.test -> ::1"));
+    snprintf(name, sizeof(name), "app-1234.herokudns.cutover.test @ %s", dns);
+    tu_expect(&o, "dns.ttl", "app-1234.herokudns.cutover.test", name, "pass",
+              TU_WORDS("A app-1234.herokudns.cutover.test 127.0.0.1 TTL 300"));
+    snprintf(name, sizeof(name), "elb-demo-1234.aptible.cutover.test @ %s",
+             dns);
+    tu_expect(&o, "dns.resolve", "elb-demo-1234.aptible.cutover.test", name,
+              "pass",
+              TU_WORDS("elb-demo-1234.aptible.cutover.test -> "
+                       "127.0.0.1"));
+
+    /* dns.ttl and dns.resolve both needed these: asked once each. */
+    snprintf(nx, sizeof(nx), "g%ld-nx7.cutover.test", tag);
+    if (logged_queries("A", nx, 1) < 0) {
+        fprintf(stderr, "test_run_batch: no dnsmasq log under "
+                        "CUTOVER_TB_DIR, query count not checked\n");
+    } else {
+        ck_assert_int_eq(logged_queries("A", nx, 1), 1);
+        ck_assert_int_eq(logged_queries("AAAA", nx, 1), 1);
+    }
+    ck_assert_int_eq(o.status, 1); /* NXDOMAIN etc. fail */
+    tu_outcome_free(&o);
+    co_buf_free(&b);
+    close(silent);
+}
+END_TEST
+
 static Suite *dns_suite(void)
 {
     Suite *s = suite_create("dns");
@@ -291,6 +442,7 @@ static Suite *dns_suite(void)
     tcase_add_test(tc, test_failures_told_apart);
     tcase_add_test(tc, test_authoritative_without_ns);
     tcase_add_test(tc, test_many_names);
+    tcase_add_test(tc, test_run_batch);
     suite_add_tcase(s, tc);
     return s;
 }
