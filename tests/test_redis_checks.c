@@ -367,6 +367,21 @@ START_TEST(test_sidekiq_undrained_post)
 }
 END_TEST
 
+/* No queue of the framework anywhere is a verdict, not an empty suite. */
+START_TEST(test_queues_none_found_passes)
+{
+    const struct want want[] = {
+        {"redis.queues", "jobs", "queues", "pass",
+         W("no rq queue found on either side")},
+    };
+    char *cfg = config_pairs(5, W("jobs", "queues: rq"), NULL);
+
+    flush_dbs(5);
+    run_expect(cfg, "post", "redis.queues", want, N(want), 0);
+    free(cfg);
+}
+END_TEST
+
 START_TEST(test_sidekiq_pre_double_processing)
 {
     const struct want want[] = {
@@ -453,6 +468,7 @@ static Suite *redis_checks_suite(void)
     tcase_add_test(tc, test_keyspace_matching_pair_passes);
     tcase_add_test(tc, test_keyspace_drift_found);
     tcase_add_test(tc, test_sidekiq_undrained_post);
+    tcase_add_test(tc, test_queues_none_found_passes);
     tcase_add_test(tc, test_sidekiq_pre_double_processing);
     tcase_add_test(tc, test_other_frameworks_post);
     suite_add_tcase(s, tc);

@@ -39,7 +39,8 @@ void co_buf_free(struct co_buf *b);
 void co_buf_add(struct co_buf *b, const char *s, size_t n);
 void co_buf_puts(struct co_buf *b, const char *s);
 void co_buf_addf(struct co_buf *b, const char *fmt, ...) CO_PRINTF(2, 3);
-void co_buf_vaddf(struct co_buf *b, const char *fmt, va_list ap);
+void co_buf_vaddf(struct co_buf *b, const char *fmt, va_list ap)
+    CO_PRINTF(2, 0);
 /* Hands the string to the caller (who frees it); b is left empty. */
 char *co_buf_take(struct co_buf *b);
 

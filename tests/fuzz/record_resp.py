@@ -14,6 +14,7 @@ Usage: tests/fuzz/record_resp.py BUILD_DIR   (BUILD_DIR/cutover must exist)
 Only loopback is used; the test bed is not touched.
 """
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -222,6 +223,7 @@ def main():
     finally:
         srv.terminate()
         srv.wait()
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":
