@@ -24,44 +24,12 @@ static const char *const no_proxy_env[] = {"no_proxy=*", "NO_PROXY=*", NULL};
 static int port;
 static pid_t server;
 
-static int free_port(void)
-{
-    struct sockaddr_in a;
-    socklen_t len = sizeof(a);
-    int fd = socket(AF_INET, SOCK_STREAM, 0), p;
-
-    ck_assert_int_ge(fd, 0);
-    memset(&a, 0, sizeof(a));
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-    ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-    p = ntohs(a.sin_port);
-    close(fd);
-    return p;
-}
-
-static bool port_open(int p)
-{
-    struct sockaddr_in a;
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    bool ok;
-
-    memset(&a, 0, sizeof(a));
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    a.sin_port = htons((uint16_t)p);
-    ok = connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
-    close(fd);
-    return ok;
-}
-
 static void echo_start(void)
 {
     const char *certs = tu_tb("CUTOVER_TB_DIR");
     char *dir = tu_tmpdir(), *cmd, *out = NULL;
 
-    port = free_port();
+    port = tu_free_port();
     free(tu_write_file(dir, "ip", "10.20.30.40\n"));
     cmd = co_asprintf("cd '%s' && { openssl s_server -accept 127.0.0.1:%d "
                       "-cert '%s/certs/good.pem' -key '%s/certs/good.key' "
@@ -70,9 +38,9 @@ static void echo_start(void)
     ck_assert_int_eq(tu_sh(cmd, &out), 0);
     server = (pid_t)strtol(out, NULL, 10);
     ck_assert_int_gt(server, 0);
-    for (int i = 0; i < 100 && !port_open(port); i++)
+    for (int i = 0; i < 100 && !tu_port_open(port); i++)
         usleep(50 * 1000);
-    ck_assert_msg(port_open(port), "openssl s_server did not start");
+    ck_assert_msg(tu_port_open(port), "openssl s_server did not start");
     free(out);
     free(cmd);
     free(dir);

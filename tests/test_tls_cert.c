@@ -32,40 +32,6 @@
 
 /* ---- a self-signed TLS 1.1 server ------------------------------------ */
 
-/* A free port on 127.0.0.1 (bound then released: a small race that a
- * test can live with). */
-static int free_port(void)
-{
-    struct sockaddr_in a;
-    socklen_t len = sizeof(a);
-    int fd = socket(AF_INET, SOCK_STREAM, 0), port;
-
-    ck_assert_int_ge(fd, 0);
-    memset(&a, 0, sizeof(a));
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-    ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-    port = ntohs(a.sin_port);
-    close(fd);
-    return port;
-}
-
-static bool port_open(int port)
-{
-    struct sockaddr_in a;
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    bool ok;
-
-    memset(&a, 0, sizeof(a));
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    a.sin_port = htons((uint16_t)port);
-    ok = connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
-    close(fd);
-    return ok;
-}
-
 /* Starts openssl s_server; returns its pid. */
 static pid_t self_signed_server(int port)
 {
@@ -83,9 +49,9 @@ static pid_t self_signed_server(int port)
     ck_assert_int_eq(tu_sh(cmd, &out), 0);
     pid = (pid_t)strtol(out, NULL, 10);
     ck_assert_int_gt(pid, 0);
-    for (int i = 0; i < 100 && !port_open(port); i++)
+    for (int i = 0; i < 100 && !tu_port_open(port); i++)
         usleep(50 * 1000);
-    ck_assert_msg(port_open(port), "openssl s_server did not start");
+    ck_assert_msg(tu_port_open(port), "openssl s_server did not start");
     free(out);
     free(cmd);
     free(dir);
@@ -94,7 +60,7 @@ static pid_t self_signed_server(int port)
 
 START_TEST(test_self_signed_and_old_protocol)
 {
-    int port = free_port();
+    int port = tu_free_port();
     pid_t pid = self_signed_server(port);
     struct tu_outcome o;
     char *cfg;
@@ -373,7 +339,7 @@ static pid_t refusing_pg(int port)
 
 START_TEST(test_pg_refuses_tls)
 {
-    int port = free_port(), st = -1;
+    int port = tu_free_port(), st = -1;
     pid_t pid = refusing_pg(port);
     struct tu_outcome o;
     char *cfg;

@@ -11,6 +11,7 @@
 #ifndef CUTOVER_TESTUTIL_H
 #define CUTOVER_TESTUTIL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #define TU_SKIP 77
@@ -47,6 +48,11 @@ const char *tu_tb(const char *name);
  * CUTOVER_REQUIRE_TESTBED=1 - printing a loud message, unless every
  * named variable (NULL-ended list) is set. Call first in main(). */
 void tu_testbed_require(const char *first, ...);
+
+/* A free TCP port on 127.0.0.1 (bound then released: a small race a
+ * test can live with), and whether something accepts on one. */
+int tu_free_port(void);
+bool tu_port_open(int port);
 
 /* Path of the source tree / the shared/ directory next to it. */
 const char *tu_source_dir(void);
