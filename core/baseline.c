@@ -59,24 +59,14 @@ struct co_baseline {
 /* ---- strings that survive any bytes ---------------------------------------
  */
 
-static bool utf8_valid(const char *s, size_t n)
-{
-    json_t *j = json_stringn(s, n);
-
-    if (j == NULL)
-        return false;
-    json_decref(j);
-    return true;
-}
-
 static json_t *bytes_json(const char *s, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
+    json_t *j = json_stringn(s, n); /* NULL: not valid UTF-8 */
     char *h;
-    json_t *j;
 
-    if (utf8_valid(s, n))
-        return json_stringn(s, n);
+    if (j != NULL)
+        return j;
     h = co_malloc(n * 2 + 1);
     for (size_t i = 0; i < n; i++) {
         h[2 * i] = hex[(unsigned char)s[i] >> 4];
@@ -192,8 +182,9 @@ static void now_iso(char *out, size_t outlen)
         snprintf(out, outlen, "1970-01-01T00:00:00Z");
 }
 
-struct co_baseline *co_baseline_new(bool source, const struct co_config *cfg)
+struct co_baseline *co_baseline_new(bool source)
 {
+    struct co_baseline *b;
     char when[32];
     json_t *root;
 
@@ -204,8 +195,7 @@ struct co_baseline *co_baseline_new(bool source, const struct co_config *cfg)
                      "taken_at", when, "resources");
     if (root == NULL)
         co_oom();
-    (void)cfg;
-    struct co_baseline *b = baseline_alloc(root, source);
+    b = baseline_alloc(root, source);
     b->recording = true;
     return b;
 }
@@ -461,14 +451,14 @@ int co_baseline_save(struct co_baseline *b, const char *path, char *err,
     pthread_mutex_lock(&b->mu);
     json_object_foreach(b->resources, key, e)
     {
-        if (json_object_get(e, "endpoint") != NULL) {
+        const char *k;
+        json_t *v;
+
+        json_object_foreach(e, k, v)
+        {
             /* the masked endpoint is meant to show a masked secret */
-            json_t *ep = json_incref(json_object_get(e, "endpoint"));
-            json_object_del(e, "endpoint");
-            find_secrets(e, key, &hits);
-            json_object_set_new(e, "endpoint", ep);
-        } else {
-            find_secrets(e, key, &hits);
+            if (strcmp(k, "endpoint") != 0)
+                find_secrets(v, key, &hits);
         }
     }
     if (hits.len > 0) {
@@ -489,7 +479,7 @@ int co_baseline_save(struct co_baseline *b, const char *path, char *err,
 /* ---- what a check sees
  * ------------------------------------------------------ */
 
-static bool pair_kind(const struct co_resource *res)
+bool co_baseline_sided(const struct co_resource *res)
 {
     return res->kind == CO_KIND_POSTGRES || res->kind == CO_KIND_REDIS;
 }
@@ -504,14 +494,14 @@ bool co_run_replayed(const struct co_run *run, bool source)
     const struct co_baseline *b = run->baseline;
 
     return b != NULL && !b->recording && b->source == source &&
-           pair_kind(run->res) && co_baseline_has(b, run->res);
+           co_baseline_sided(run->res) && co_baseline_has(b, run->res);
 }
 
 int co_run_anchor(const struct co_run *run)
 {
     const struct co_baseline *b = run->baseline;
 
-    if (b == NULL || !pair_kind(run->res))
+    if (b == NULL || !co_baseline_sided(run->res))
         return -1;
     if (!b->recording && !co_baseline_has(b, run->res))
         return -1;

@@ -706,7 +706,7 @@ static int cmd_snapshot(int argc, char **argv)
     rc = prepare(argc, argv, &a, &cfg);
     if (rc >= 0)
         return rc;
-    b = co_baseline_new(strcmp(a.side, "source") == 0, cfg);
+    b = co_baseline_new(strcmp(a.side, "source") == 0);
     a.ro.baseline = b;
     a.ro.phase = CO_ALL;
     abandoned = run_checks(cfg, &a, &rep);

@@ -355,13 +355,6 @@ static void init_result(struct co_result *r, const struct co_check *c,
     r->target = endpoint(res, false);
 }
 
-/* Kinds whose sides are servers a baseline can stand in for (env files
- * are read as they are: a snapshot never holds config values). */
-static bool pair_kind(const struct co_resource *res)
-{
-    return res->kind == CO_KIND_POSTGRES || res->kind == CO_KIND_REDIS;
-}
-
 /* The side a loaded baseline stands for shows as the baseline. */
 static void describe_baseline(struct co_result *r,
                               const struct co_resource *res,
@@ -369,7 +362,7 @@ static void describe_baseline(struct co_result *r,
 {
     char **side;
 
-    if (b == NULL || co_baseline_recording(b) || !pair_kind(res) ||
+    if (b == NULL || co_baseline_recording(b) || !co_baseline_sided(res) ||
         !co_baseline_has(b, res))
         return;
     side = co_baseline_is_source(b) ? &r->source : &r->target;
@@ -396,7 +389,7 @@ static void why_not(const struct co_check *c,
         snprintf(why, whylen, "disabled in config (enabled: false)");
         return;
     }
-    if (b != NULL && pair_kind(res)) {
+    if (b != NULL && co_baseline_sided(res)) {
         bool bs = co_baseline_is_source(b);
         const char *side = bs ? "source" : "target";
 

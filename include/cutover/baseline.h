@@ -47,7 +47,7 @@ struct co_baseline;
 struct co_baseline *co_baseline_load(const char *path, char *err,
                                      size_t errlen);
 /* An empty snapshot of one side (source when `source`), for recording. */
-struct co_baseline *co_baseline_new(bool source, const struct co_config *cfg);
+struct co_baseline *co_baseline_new(bool source);
 /* Writes it atomically. -1 with a reason in err; refuses (without
  * writing) when a registered secret would appear in the file. */
 int co_baseline_save(struct co_baseline *b, const char *path, char *err,
@@ -65,6 +65,10 @@ const char *co_baseline_tool_version(const struct co_baseline *b);
 /* "baseline FILE (source, taken 2026-...)": the endpoint reports show
  * for the side it stands for. Allocated. */
 char *co_baseline_describe(const struct co_baseline *b);
+/* Whether a baseline can stand in for a side of res: kinds whose sides
+ * are servers (postgres, redis). Env files are read as they are: a
+ * snapshot never holds config values. */
+bool co_baseline_sided(const struct co_resource *res);
 /* Whether the snapshot has an entry for resource res. */
 bool co_baseline_has(const struct co_baseline *b,
                      const struct co_resource *res);
@@ -122,7 +126,7 @@ struct co_pg_tape;
 struct co_pg_tape *co_pg_tape_for(const struct co_run *run, bool source);
 bool co_pg_tape_replaying(const struct co_pg_tape *t);
 /* Stores a complete result of a statement (texts and column names and
- * types); rows == NULL stores res's rows. Thread-safe. */
+ * types). Thread-safe. */
 void co_pg_tape_put(struct co_pg_tape *t, const char *sql, int nparams,
                     const char *const *params, const PGresult *res);
 /* For streamed statements: begin, add rows, commit (or drop). */
