@@ -116,26 +116,47 @@ static void run_with(const char *cfg_text, const char *snap, const char *as,
     tu_check_run(cfg_text, args, NULL, 180, o);
 }
 
+/* A database made on the source from sql and copied to the target, a
+ * snapshot of `side` taken, and the config of a later run whose source
+ * is a closed port (Heroku gone). */
+struct bl {
+    char *dir, *snap, *down, *tgt, *cfg;
+};
+
+static void bl_setup(struct bl *f, const char *db, const char *sql,
+                     const char *side)
+{
+    f->dir = tu_tmpdir();
+    tu_pg_create(db);
+    tu_pg_sql("source", db, sql);
+    tu_pg_copy(db);
+    f->snap = take(f->dir, db, side);
+    f->down = down_url(db);
+    f->tgt = tu_pg_url("target", db);
+    f->cfg = config(f->down, f->tgt, false);
+}
+
+static void bl_free(struct bl *f)
+{
+    free(f->cfg);
+    free(f->tgt);
+    free(f->down);
+    free(f->snap);
+    free(f->dir);
+}
+
 /* ---- tests -------------------------------------------------------------- */
 
 START_TEST(test_source_gone_faithful_target_passes)
 {
-    const char *db = "pg_baseline_copy";
-    char *dir = tu_tmpdir(), *snap, *down, *tgt, *cfg;
+    struct bl f;
     struct tu_outcome o;
     json_t *checks;
     size_t i;
     json_t *r;
 
-    tu_pg_create(db);
-    tu_pg_sql("source", db, schema_sql);
-    tu_pg_copy(db);
-    snap = take(dir, db, "source");
-
-    down = down_url(db);
-    tgt = tu_pg_url("target", db);
-    cfg = config(down, tgt, false);
-    run_with(cfg, snap, NULL, &o);
+    bl_setup(&f, "pg_baseline_copy", schema_sql, "source");
+    run_with(f.cfg, f.snap, NULL, &o);
     ck_assert_msg(o.status == 0, "%s", o.text);
     tu_expect(&o, "pg.rowcount", "main", "public.users", "pass",
               TU_WORDS("30000 rows"));
@@ -158,36 +179,24 @@ START_TEST(test_source_gone_faithful_target_passes)
             ck_assert_msg(strstr(s, "baseline") != NULL, "source: %s", s);
     }
     tu_outcome_free(&o);
-    free(cfg);
-    free(tgt);
-    free(down);
-    free(snap);
-    free(dir);
+    bl_free(&f);
 }
 END_TEST
 
 START_TEST(test_source_gone_drifted_target_fails)
 {
     const char *db = "pg_baseline_drift";
-    char *dir = tu_tmpdir(), *snap, *down, *tgt, *cfg;
+    struct bl f;
     struct tu_outcome o;
-    const char *m;
 
-    tu_pg_create(db);
-    tu_pg_sql("source", db, schema_sql);
-    tu_pg_copy(db);
-    snap = take(dir, db, "source");
+    bl_setup(&f, db, schema_sql, "source");
     tu_pg_sql("target", db,
               "UPDATE users SET email = 'changed@x' WHERE id = 777;"
               "DELETE FROM tokens WHERE v IN (10, 20);"
               "INSERT INTO log VALUES ('extra');"
               "DROP VIEW active;"
               "SELECT setval('users_id_seq', 5);");
-
-    down = down_url(db);
-    tgt = tu_pg_url("target", db);
-    cfg = config(down, tgt, false);
-    run_with(cfg, snap, NULL, &o);
+    run_with(f.cfg, f.snap, NULL, &o);
     ck_assert_msg(o.status == 1, "%s", o.text);
     tu_expect(&o, "pg.schema", "main", "public.active", "fail",
               TU_WORDS("missing on target"));
@@ -195,11 +204,8 @@ START_TEST(test_source_gone_drifted_target_fails)
               TU_WORDS("5000", "4998"));
     tu_expect(&o, "pg.rowcount", "main", "public.log", "fail",
               TU_WORDS("50", "51"));
-    m = json_string_value(json_object_get(
-        tu_expect(&o, "pg.checksum", "main", "public.users", "fail",
-                  TU_WORDS("key range", "id in [", "segment hashes")),
-        "message"));
-    ck_assert_msg(m != NULL, "message");
+    tu_expect(&o, "pg.checksum", "main", "public.users", "fail",
+              TU_WORDS("key range", "id in [", "segment hashes"));
     tu_expect(&o, "pg.checksum", "main", "public.tokens", "fail",
               TU_WORDS("at least 2 rows differ"));
     tu_expect(&o, "pg.checksum", "main", "public.log", "fail",
@@ -208,47 +214,32 @@ START_TEST(test_source_gone_drifted_target_fails)
     tu_expect(&o, "pg.sequences", "main", "public.users_id_seq", "fail",
               TU_WORDS("last_value 5"));
     tu_outcome_free(&o);
-    free(cfg);
-    free(tgt);
-    free(down);
-    free(snap);
-    free(dir);
+    bl_free(&f);
 }
 END_TEST
 
 START_TEST(test_blessed_target_stands_in_as_source)
 {
     const char *db = "pg_baseline_nightly";
-    char *dir = tu_tmpdir(), *snap, *down, *tgt, *cfg;
+    struct bl f;
     struct tu_outcome o;
 
-    tu_pg_create(db);
-    tu_pg_sql("source", db, schema_sql);
-    tu_pg_copy(db);
-    snap = take(dir, db, "target");
-
-    /* Heroku is gone: the config has only the target */
-    down = down_url(db);
-    tgt = tu_pg_url("target", db);
-    cfg = config(down, tgt, false);
-    run_with(cfg, snap, "source", &o);
+    /* a blessed snapshot of the target; Heroku is gone */
+    bl_setup(&f, db, schema_sql, "target");
+    run_with(f.cfg, f.snap, "source", &o);
     ck_assert_msg(o.status == 0, "%s", o.text);
     tu_expect(&o, "pg.rowcount", "main", "public.tokens", "pass", NULL);
     tu_outcome_free(&o);
 
     tu_pg_sql("target", db, "DELETE FROM pairs WHERE a = 3 AND b = 'k10';");
-    run_with(cfg, snap, "source", &o);
+    run_with(f.cfg, f.snap, "source", &o);
     ck_assert_msg(o.status == 1, "%s", o.text);
     tu_expect(&o, "pg.rowcount", "main", "public.pairs", "fail",
               TU_WORDS("700", "699"));
     tu_expect(&o, "pg.checksum", "main", "public.pairs", "fail",
               TU_WORDS("key range"));
     tu_outcome_free(&o);
-    free(cfg);
-    free(tgt);
-    free(down);
-    free(snap);
-    free(dir);
+    bl_free(&f);
 }
 END_TEST
 
@@ -286,46 +277,37 @@ static void expect_refused(const char *cfg, const char *snap, const char *word)
 
 START_TEST(test_bad_snapshots_are_refused)
 {
-    const char *db = "pg_baseline_files";
-    char *dir = tu_tmpdir(), *snap, *down, *tgt, *cfg, *f;
+    struct bl fx;
     struct tu_outcome o;
+    char *f, *cfg;
 
-    tu_pg_create(db);
-    tu_pg_sql("source", db, "CREATE TABLE t (id int PRIMARY KEY);");
-    tu_pg_copy(db);
-    snap = take(dir, db, "source");
-    down = down_url(db);
-    tgt = tu_pg_url("target", db);
-    cfg = config(down, tgt, false);
+    bl_setup(&fx, "pg_baseline_files", "CREATE TABLE t (id int PRIMARY KEY);",
+             "source");
 
-    f = edited(dir, snap, "v2.json", "\"version\":1", "\"version\":2");
-    expect_refused(cfg, f, "format version 2 is newer");
+    f = edited(fx.dir, fx.snap, "v2.json", "\"version\":1", "\"version\":2");
+    expect_refused(fx.cfg, f, "format version 2 is newer");
     free(f);
-    f = edited(dir, snap, "v0.json", "\"version\":1", "\"version\":0");
-    expect_refused(cfg, f, "is older");
+    f = edited(fx.dir, fx.snap, "v0.json", "\"version\":1", "\"version\":0");
+    expect_refused(fx.cfg, f, "is older");
     free(f);
-    f = edited(dir, snap, "nofmt.json", "cutover-snapshot", "something");
-    expect_refused(cfg, f, "not a cutover snapshot");
+    f = edited(fx.dir, fx.snap, "nofmt.json", "cutover-snapshot", "something");
+    expect_refused(fx.cfg, f, "not a cutover snapshot");
     free(f);
-    f = tu_write_file(dir, "broken.json", "{\"format\": \n  [1, 2");
-    expect_refused(cfg, f, "broken.json:2:");
+    f = tu_write_file(fx.dir, "broken.json", "{\"format\": \n  [1, 2");
+    expect_refused(fx.cfg, f, "broken.json:2:");
     free(f);
-    expect_refused(cfg, "/nonexistent/snap.json", "/nonexistent/snap.json");
+    expect_refused(fx.cfg, "/nonexistent/snap.json", "/nonexistent/snap.json");
 
     /* a resource the snapshot does not know is an error, not a live run */
-    free(cfg);
-    cfg = config(down, tgt, true);
-    run_with(cfg, snap, NULL, &o);
+    cfg = config(fx.down, fx.tgt, true);
+    run_with(cfg, fx.snap, NULL, &o);
     ck_assert_msg(o.status == 2, "%s", o.text);
     tu_expect(&o, "pg.schema", "other", "other", "error",
               TU_WORDS("has no postgres resource", "other"));
     tu_expect(&o, "pg.schema", "main", "tables", "pass", NULL);
     tu_outcome_free(&o);
     free(cfg);
-    free(tgt);
-    free(down);
-    free(snap);
-    free(dir);
+    bl_free(&fx);
 }
 END_TEST
 
