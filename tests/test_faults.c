@@ -249,15 +249,21 @@ static size_t children_of(pid_t ppid, pid_t *out, size_t max)
     return n;
 }
 
-static pid_t postmaster_pid(void)
+/* The process id a server wrote first in its pid file; 0 when none. */
+static pid_t pid_file(const char *dir, const char *name)
 {
-    char *path = co_asprintf("%s/data/postmaster.pid", pg_dir);
+    char *path = co_asprintf("%s/%s", dir, name);
     char *body = tu_read_file(path, NULL);
     pid_t pid = body ? (pid_t)strtol(body, NULL, 10) : 0;
 
     free(body);
     free(path);
     return pid;
+}
+
+static pid_t postmaster_pid(void)
+{
+    return pid_file(pg_dir, "data/postmaster.pid");
 }
 
 /* kill -9 of the postmaster and every process it started: the server's
@@ -326,13 +332,7 @@ static char *redis_cli(const char *words)
 
 static pid_t redis_pid(void)
 {
-    char *path = co_asprintf("%s/redis.pid", redis_dir);
-    char *body = tu_read_file(path, NULL);
-    pid_t pid = body ? (pid_t)strtol(body, NULL, 10) : 0;
-
-    free(body);
-    free(path);
-    return pid;
+    return pid_file(redis_dir, "redis.pid");
 }
 
 static bool redis_running(void)
