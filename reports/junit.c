@@ -1,6 +1,6 @@
 /*
  * junit.c - the JUnit XML reporter, valid against both schemas in
- * ../shared/junit (see its README for the intersection we target).
+ * tests/data/junit (see its README for the intersection we target).
  *
  * Shape: a bare <testsuites>, one flat <testsuite> per check id holding
  * the cases of every resource it ran on, each suite's children in the

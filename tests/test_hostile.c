@@ -14,7 +14,7 @@
  *  - the healthy resource still checks out (no error, no fail);
  *  - the exit code (2: could not check; 1 where a check's own policy
  *    makes an unreachable endpoint a failure), and the JSON and JUnit
- *    reports parse, the JUnit against both schemas in ../shared/junit;
+ *    reports parse, the JUnit against both schemas in tests/data/junit;
  *  - no crash (a signal would be exit 128+n) and no secret in any output.
  *
  * PostgreSQL and Redis failures are "could not check" (`error`).
@@ -282,9 +282,9 @@ static void expect_junit_valid(const char *path)
     for (size_t i = 0; i < N(xsd); i++) {
         char *out = NULL;
         char *cmd =
-            co_asprintf("xmllint --noout --nonet --schema '%s/junit/%s'"
+            co_asprintf("xmllint --noout --nonet --schema '%s/%s'"
                         " '%s' 2>&1",
-                        tu_shared_dir(), xsd[i], path);
+                        tu_xsd_dir(), xsd[i], path);
         int rc = tu_sh(cmd, &out);
         ck_assert_msg(rc == 0, "%s: %s", cmd, out ? out : "");
         free(out);

@@ -6,7 +6,7 @@
  * The reports hold what a hostile database could name its tables:
  * control bytes, terminal escapes, invalid UTF-8, "]]>", markup, emoji,
  * very long and duplicate names. The JUnit file is checked by the tools
- * that consume it (xmllint against both schemas in ../shared/junit,
+ * that consume it (xmllint against both schemas in tests/data/junit,
  * python3-junitparser, libxml2), the JSON by parsing it back, the text
  * and Markdown by what a terminal or a table renderer would misread.
  */
@@ -162,9 +162,9 @@ static char *render(const struct co_report *rep, const char *fmt,
 
 static void assert_schema(const char *xml, const char *xsd)
 {
-    char *cmd = co_asprintf("xmllint --noout --nonet --schema '%s/junit/%s' "
+    char *cmd = co_asprintf("xmllint --noout --nonet --schema '%s/%s' "
                             "'%s' 2>&1",
-                            tu_shared_dir(), xsd, xml);
+                            tu_xsd_dir(), xsd, xml);
     char *out = NULL;
     int st = tu_sh(cmd, &out);
 
