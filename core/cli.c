@@ -49,8 +49,9 @@ static const char help_text[] =
     "\n"
     "  -c, --config FILE   config file (default ./cutover.yml)\n"
     "      --phase P       pre, post, drift or all (default all)\n"
-    "      --only GLOB     run only checks whose id matches (repeatable)\n"
-    "      --skip GLOB     skip checks whose id matches (repeatable)\n"
+    "      --only GLOBS    run only checks whose id matches one of GLOBS,\n"
+    "                      a comma list (repeatable): pg.schema,pg.ext*\n"
+    "      --skip GLOBS    skip checks whose id matches (the same form)\n"
     "      --junit FILE    write a JUnit XML report\n"
     "      --json FILE     write a JSON report\n"
     "      --markdown FILE write a Markdown summary\n"
@@ -70,8 +71,11 @@ static const char help_text[] =
     "  -q, --quiet         no text report on stdout\n"
     "  -v, --verbose       more detail\n"
     "\n"
-    "Exit codes: 0 passed, 1 a check failed, 2 a check could not run,\n"
-    "64 usage error, 78 configuration error.\n";
+    "Exit codes: 0 passed, 1 a check failed, 2 a check could not run\n"
+    "(or nothing was checked), 64 usage error (also: a --only/--skip\n"
+    "pattern that matches no check, a selection that leaves no check to\n"
+    "run), 78 configuration error (also: a config that declares nothing\n"
+    "to check).\n";
 
 static int usage_error(const char *fmt, ...) CO_PRINTF(1, 2);
 
@@ -112,6 +116,137 @@ static int phase_option(const char *arg, unsigned *phase)
                            arg);
     *phase = (unsigned)p;
     return 0;
+}
+
+/* ---- --only / --skip ---------------------------------------------------- */
+
+/* The up to three known check ids closest to pat, as "a, b, c". */
+static void closest_ids(const char *pat, char *out, size_t len)
+{
+    size_t best[3] = {0}, dist[3] = {(size_t)-1, (size_t)-1, (size_t)-1};
+    size_t off = 0;
+
+    for (size_t i = 0; i < co_ncheck; i++) {
+        size_t d = co_edit_distance(pat, co_checks[i]->id), j = 3;
+
+        while (j > 0 && d < dist[j - 1])
+            j--;
+        if (j == 3)
+            continue;
+        memmove(&dist[j + 1], &dist[j], (2 - j) * sizeof(*dist));
+        memmove(&best[j + 1], &best[j], (2 - j) * sizeof(*best));
+        dist[j] = d;
+        best[j] = i;
+    }
+    out[0] = '\0';
+    for (size_t j = 0; j < 3 && dist[j] != (size_t)-1 && off < len; j++)
+        off += (size_t)snprintf(out + off, len - off, "%s%s", j ? ", " : "",
+                                co_checks[best[j]]->id);
+}
+
+/* Adds the patterns of one --only/--skip value (a comma list) to l.
+ * A pattern that matches no known check id is a usage error: a typo must
+ * never quietly select nothing. Returns 0, or 64 after saying why. */
+static int add_patterns(struct co_strlist *l, const char *arg, const char *opt)
+{
+    char *copy = co_strdup(arg), *save = NULL;
+    int rc = 0;
+
+    for (char *p = strtok_r(copy, ",", &save); p && rc == 0;
+         p = strtok_r(NULL, ",", &save)) {
+        char *end = p + strlen(p);
+        bool known = false;
+        char near[256];
+
+        while (*p == ' ' || *p == '\t')
+            p++;
+        while (end > p && (end[-1] == ' ' || end[-1] == '\t'))
+            *--end = '\0';
+        if (*p == '\0')
+            continue;
+        for (size_t i = 0; i < co_ncheck && !known; i++)
+            known = co_glob_match(p, co_checks[i]->id);
+        if (known) {
+            co_strlist_add(l, p);
+            continue;
+        }
+        closest_ids(p, near, sizeof(near));
+        rc = usage_error("--%s \"%s\" matches no check (closest: %s; "
+                         "`cutover list` shows them all)",
+                         opt, p, near);
+    }
+    if (rc == 0 && strspn(arg, ", \t") == strlen(arg))
+        rc =
+            usage_error("--%s needs a check id or glob, not \"%s\"", opt, arg);
+    free(copy);
+    return rc;
+}
+
+/* Lists the checks o selects, each with what it runs on (phase 0) or
+ * the phases it runs in; returns how many. */
+static size_t list_selected(const struct co_config *cfg,
+                            const struct co_runner_opts *o, bool phases,
+                            struct co_buf *b)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; i < co_ncheck; i++) {
+        const struct co_check *c = co_checks[i];
+        const struct co_check_override *ov = co_config_override(cfg, c->id);
+        char ph[64];
+
+        if (!co_runner_selected(c, ov, o))
+            continue;
+        co_phases_format(ov && ov->has_phases ? ov->phases : c->phases, ph,
+                         sizeof(ph));
+        co_buf_addf(b, "%s%s (%s%s)", n++ ? ", " : "", c->id,
+                    phases ? "runs in " : "",
+                    phases       ? ph
+                    : c->runs_on ? c->runs_on
+                                 : co_kind_name(c->kind));
+    }
+    return n;
+}
+
+/* When the selection leaves nothing to check on this config, says why
+ * and returns 64 instead of running a gate that would look at nothing;
+ * -1 otherwise. */
+static int selection_empty(const struct co_config *cfg,
+                           const struct co_runner_opts *o)
+{
+    struct co_runner_opts any = *o;
+    struct co_buf b;
+    int rc;
+
+    if (co_runner_count(cfg, o) > 0)
+        return -1;
+    co_buf_init(&b);
+    any.phase = CO_ALL;
+    if (list_selected(cfg, o, false, &b) > 0)
+        rc = usage_error("no check selected for --phase %s runs on what "
+                         "the config declares: %s",
+                         co_phase_name(o->phase), b.s);
+    else if (list_selected(cfg, &any, true, &b) > 0)
+        rc = usage_error("no selected check runs in --phase %s: %s",
+                         co_phase_name(o->phase), b.s);
+    else
+        rc = usage_error("%s", "--only/--skip leave no check to run");
+    co_buf_free(&b);
+    return rc;
+}
+
+/* A config with no resource at all: nothing to check is a config error
+ * (78), never an empty run that passes. Returns -1 when there is one. */
+static int nothing_declared(const struct co_config *cfg, const char *path)
+{
+    if (cfg->nres > 0)
+        return -1;
+    fprintf(stderr,
+            "cutover: config error: %s declares nothing to check: add a "
+            "postgres, redis, domains, endpoints, outbound, egress or env "
+            "resource (see examples/cutover.yml)\n",
+            path);
+    return CO_EXIT_CONFIG;
 }
 
 /* Loads the config or prints why not. */
@@ -303,10 +438,10 @@ static int parse_check_args(int argc, char **argv, struct check_args *a)
                 return CO_EXIT_USAGE;
             break;
         case OPT_ONLY:
-            co_strlist_add(&a->ro.only, optarg);
-            break;
         case OPT_SKIP:
-            co_strlist_add(&a->ro.skip, optarg);
+            if (add_patterns(c == OPT_ONLY ? &a->ro.only : &a->ro.skip, optarg,
+                             c == OPT_ONLY ? "only" : "skip"))
+                return CO_EXIT_USAGE;
             break;
         case OPT_JUNIT:
         case OPT_JSON:
@@ -437,6 +572,15 @@ static int prepare(int argc, char **argv, struct check_args *a,
     if (*cfg == NULL) {
         args_free(a);
         return CO_EXIT_CONFIG;
+    }
+    rc = nothing_declared(*cfg, a->config);
+    if (rc < 0)
+        rc = selection_empty(*cfg, &a->ro);
+    if (rc >= 0) {
+        co_config_free(*cfg);
+        *cfg = NULL;
+        args_free(a);
+        return rc;
     }
     if (a->verbose)
         co_log_set_level(CO_LOG_INFO);

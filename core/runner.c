@@ -424,6 +424,34 @@ static void why_not(const struct co_check *c,
                  src ? "target" : "source");
 }
 
+/* Does (c, res) get a result in this run? The phase and globs are
+ * co_runner_selected's; this is whether the check runs on res at all. */
+static bool planned(const struct co_check *c, const struct co_resource *res,
+                    const struct co_runner_opts *o)
+{
+    return co_check_applies(c, res) &&
+           !(o->baseline && co_baseline_recording(o->baseline) &&
+             !(c->flags & CO_CHECK_SNAPSHOT));
+}
+
+size_t co_runner_count(const struct co_config *cfg,
+                       const struct co_runner_opts *o)
+{
+    const struct co_check *const *checks = o->checks ? o->checks : co_checks;
+    size_t ncheck = o->checks ? o->ncheck : co_ncheck;
+    size_t n = 0;
+
+    for (size_t ci = 0; ci < ncheck; ci++) {
+        const struct co_check *c = checks[ci];
+
+        if (!co_runner_selected(c, co_config_override(cfg, c->id), o))
+            continue;
+        for (size_t k = 0; k < cfg->nres; k++)
+            n += planned(c, &cfg->res[k], o);
+    }
+    return n;
+}
+
 /* Counts, then fills rep->results and the task array. Checks that are
  * disabled, or that need two sides where one is missing, get a `skip`
  * case and no task. */
@@ -460,9 +488,7 @@ static struct co_task *plan(const struct co_config *cfg,
                 struct co_result *r;
                 struct co_task *t;
 
-                if (!co_check_applies(c, res) ||
-                    (o->baseline && co_baseline_recording(o->baseline) &&
-                     !(c->flags & CO_CHECK_SNAPSHOT)))
+                if (!planned(c, res, o))
                     continue;
                 why_not(c, ov, res, o, &st, why, sizeof(why));
                 if (pass == 0) {

@@ -32,6 +32,12 @@ bool co_runner_selected(const struct co_check *c,
                         const struct co_check_override *ov,
                         const struct co_runner_opts *o);
 
+/* How many (check x resource) results a run with o would make: 0 means
+ * the selection leaves nothing to check on this config. Connects to
+ * nothing. */
+size_t co_runner_count(const struct co_config *cfg,
+                       const struct co_runner_opts *o);
+
 /* Runs every selected (check x resource) task on a pool of workers and
  * fills rep (which the caller zeroed; free with co_report_free). Returns
  * 0, or 1 when the run was interrupted by a signal (the report is still

@@ -122,6 +122,8 @@ static const char *verdict(const struct co_summary *s, int code)
         return "FAIL";
     if (s->errors)
         return "ERROR";
+    if (co_summary_nothing_checked(s))
+        return "NOTHING CHECKED";
     return "WARN (strict)";
 }
 

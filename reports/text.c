@@ -181,6 +181,8 @@ static void add_summary(struct co_buf *b, const struct co_report *rep,
                 "%zu skipped in %ss\n",
                 s.passed, s.warned, s.failed, s.errors, s.skipped, secs);
     v = verdict(&s, code);
+    if (co_summary_nothing_checked(&s))
+        co_buf_puts(b, "nothing was checked: every case was skipped\n");
     co_buf_puts(b, "result: ");
     add_tag(b, v, o->color, false);
     co_buf_addf(b, " (exit %d)\n", code);
