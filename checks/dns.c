@@ -323,14 +323,15 @@ static void rr_describe(struct co_buf *b, const struct co_dns_rr *rr)
                     rr->name, rr->data, (unsigned long)rr->ttl);
 }
 
-/* Not an answer: NXDOMAIN and friends are the domain's problem (fail),
- * a silent or unreachable resolver is not (error). */
+/* Not an answer: NXDOMAIN and SERVFAIL are what resolvers say of the
+ * domain (its name does not exist, its own servers fail it): fail. A
+ * resolver that refuses us (REFUSED: its ACL, not the domain), does not
+ * answer or cannot be reached was never asked about the domain: error. */
 static enum co_status lookup_status(enum co_net_err e)
 {
     switch (e) {
     case CO_NET_NOTFOUND:
     case CO_NET_DNSFAIL:
-    case CO_NET_REFUSED:
         return CO_FAIL;
     default:
         return CO_ERROR;

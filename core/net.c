@@ -40,6 +40,7 @@ static const char *const net_err_names[] = {
     [CO_NET_CANCELLED] = "cancelled",
     [CO_NET_DNSFAIL] = "DNS failure",
     [CO_NET_ERROR] = "error",
+    [CO_NET_TLS] = "TLS failure",
 };
 
 const char *co_net_err_name(enum co_net_err e)

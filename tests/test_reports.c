@@ -804,7 +804,8 @@ START_TEST(json_empty_report)
     root = json_loads(out, 0, NULL);
     ck_assert_ptr_nonnull(root);
     ck_assert_uint_eq(json_array_size(json_object_get(root, "checks")), 0);
-    ck_assert_int_eq(jget_int(root, "exit_code"), 0);
+    /* Nothing checked is never green. */
+    ck_assert_int_eq(jget_int(root, "exit_code"), 2);
     ck_assert_int_eq(jget_int(json_object_get(root, "summary"), "passed"), 0);
     json_decref(root);
     free(out);
@@ -895,7 +896,9 @@ START_TEST(text_verdicts)
     out = render(&rep, "text", &opts);
     ck_assert_ptr_nonnull(strstr(out, "0 passed, 0 warned, 0 failed, "
                                       "0 errors, 0 skipped in 1.23s\n"
-                                      "result: PASS (exit 0)\n"));
+                                      "nothing was checked: every case was "
+                                      "skipped\n"
+                                      "result: ERROR (exit 2)\n"));
     free(out);
     r = add_result(&rep, "tcp.reach", "stripe", NULL, NULL);
     co_result_add(r, CO_WARN, "api", "slow", NULL, NULL, 0);
