@@ -69,8 +69,9 @@ void co_result_free(struct co_result *r);
 void co_report_free(struct co_report *rep);
 
 void co_report_summary(const struct co_report *rep, struct co_summary *out);
-/* Exit code per DESIGN.md: 0 pass (warnings allowed unless strict), 1 a
- * fail (with strict, a warning counts as one), 2 no fail but an error. */
+/* Exit code per doc/DESIGN.md: 0 pass (warnings allowed unless strict),
+ * 1 a fail (with strict, a warning counts as one), 2 no fail but an
+ * error. */
 int co_report_exit_code(const struct co_report *rep);
 
 /* ---- reporters -------------------------------------------------------- */
