@@ -352,11 +352,7 @@ static void add_value(struct co_buf *b, const char *v)
         co_buf_puts(b, v);
         return;
     }
-    /* cut on a UTF-8 character boundary */
-    n = VALUE_MAX;
-    while (n > 0 && ((unsigned char)v[n] & 0xC0) == 0x80)
-        n--;
-    co_buf_add(b, v, n);
+    co_buf_add(b, v, co_utf8_floor(v, VALUE_MAX));
     co_buf_puts(b, "...");
 }
 

@@ -293,18 +293,6 @@ static uint64_t mix64(uint64_t z)
     return z ^ (z >> 31);
 }
 
-/* FNV-1a: keys are short, and this only has to spread them. */
-static uint64_t key_hash(const char *k, size_t n)
-{
-    uint64_t h = 0xcbf29ce484222325ULL;
-
-    for (size_t i = 0; i < n; i++) {
-        h ^= (unsigned char)k[i];
-        h *= 0x100000001b3ULL;
-    }
-    return h;
-}
-
 static void count_type(struct side_scan *s, const char *t)
 {
     for (int i = 0; i < MAX_TYPES; i++) {
@@ -366,7 +354,7 @@ static int batch_count(struct side_scan *s, const redisReply *keys)
 
     for (size_t i = 0; i < keys->elements; i++) {
         const redisReply *k = keys->element[i];
-        uint64_t h = key_hash(k->str, k->len);
+        uint64_t h = co_fnv1a(k->str, k->len);
         s->fp_sum += mix64(h);
         s->fp_xor ^= mix64(h ^ 0x9e3779b97f4a7c15ULL);
         s->total++;

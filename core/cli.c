@@ -2,7 +2,7 @@
  * cli.c - the command line: `check`, `list`, `config`, `snapshot`,
  * `--help`, `--version`. It parses arguments, loads the config, hands the
  * run to the runner and the report to the reporters, and maps the outcome
- * to the exit codes of DESIGN.md. It is the only place that exits.
+ * to the exit codes of doc/DESIGN.md. It is the only place that exits.
  */
 #include "cli.h"
 

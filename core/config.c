@@ -1256,8 +1256,8 @@ static struct co_config *config_new(const char *name)
     return c;
 }
 
-/* Resources are grouped by kind in enum order (the order of DESIGN.md's
- * sections), keeping config order inside a kind. */
+/* Resources are grouped by kind in enum order (the order of the config
+ * sections in doc/DESIGN.md), keeping config order inside a kind. */
 static void group_by_kind(struct co_config *c)
 {
     struct co_resource *sorted;

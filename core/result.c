@@ -1,6 +1,6 @@
 /*
  * result.c - the result model: statuses, their precedence, cases,
- * summaries and the exit code DESIGN.md promises.
+ * summaries and the exit code doc/DESIGN.md promises.
  */
 #include "cutover/result.h"
 

@@ -92,7 +92,7 @@ int64_t co_run_remaining_ms(const struct co_run *run)
 
 bool co_run_cancelled(const struct co_run *run)
 {
-    return run->cancel && atomic_load(run->cancel) != 0;
+    return co_cancelled(run->cancel);
 }
 
 static int case_add(struct co_run *run, enum co_status st, const char *name,
@@ -266,7 +266,6 @@ void *co_run_shared(struct co_run *run, const char *key,
         return v;
     }
     for (;;) {
-        struct timespec ts;
         int64_t wait = co_run_remaining_ms(run);
 
         for (size_t i = 0; i < p->nshared; i++)
@@ -274,13 +273,7 @@ void *co_run_shared(struct co_run *run, const char *key,
                 slot = &p->shared[i];
         if (slot->ready || wait <= 0 || co_run_cancelled(run))
             break;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_nsec += (wait < 100 ? wait : 100) * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
-        pthread_cond_timedwait(&p->cond, &p->lock, &ts);
+        co_cond_wait_ms(&p->cond, &p->lock, wait < 100 ? wait : 100);
     }
     v = slot->ready ? slot->value : NULL;
     pthread_mutex_unlock(&p->lock);
@@ -714,7 +707,6 @@ static void watch(struct pool *p, struct sigwatch *sw,
 
     pthread_mutex_lock(&p->lock);
     for (;;) {
-        struct timespec ts;
         size_t settled;
         int sigs = atomic_load(&sw->count);
 
@@ -725,13 +717,7 @@ static void watch(struct pool *p, struct sigwatch *sw,
             progress(p, settled);
         if (settled == p->ntasks)
             break;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_nsec += TICK_MS * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
-        pthread_cond_timedwait(&p->cond, &p->lock, &ts);
+        co_cond_wait_ms(&p->cond, &p->lock, TICK_MS);
     }
     pthread_mutex_unlock(&p->lock);
     if (o->progress) {
@@ -806,16 +792,8 @@ int co_runner_run(const struct co_config *cfg, const struct co_runner_opts *o,
     pthread_mutex_lock(&p->lock);
     {
         int64_t until = co_now_ms() + 200;
-        while (p->live > 0 && co_now_ms() < until) {
-            struct timespec ts;
-            clock_gettime(CLOCK_REALTIME, &ts);
-            ts.tv_nsec += 20 * 1000000L;
-            if (ts.tv_nsec >= 1000000000L) {
-                ts.tv_sec++;
-                ts.tv_nsec -= 1000000000L;
-            }
-            pthread_cond_timedwait(&p->cond, &p->lock, &ts);
-        }
+        while (p->live > 0 && co_now_ms() < until)
+            co_cond_wait_ms(&p->cond, &p->lock, 20);
         *abandoned = p->live > 0;
         /* A stuck worker frees the pool when it finally leaves. */
         p->orphaned = *abandoned;

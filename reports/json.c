@@ -1,5 +1,6 @@
 /*
- * json.c - the JSON reporter: the machine-readable contract of DESIGN.md.
+ * json.c - the JSON reporter: the machine-readable contract of
+ * doc/DESIGN.md.
  *
  *   {"version":1, "tool":"cutover", "phase":..., "summary":{...},
  *    "checks":[{"check":..., "resource":..., "cases":[{"name", "status",

@@ -24,79 +24,6 @@
 #include "cutover/util.h"
 #include "reports.h"
 
-/* ---- set of classname+name keys, with a per-key next suffix ---------- */
-
-struct seen_slot {
-    char *key;
-    unsigned next; /* the suffix to try first when key repeats */
-};
-
-struct seen {
-    struct seen_slot *slots;
-    size_t cap; /* a power of two */
-    size_t n;
-};
-
-static size_t hash_str(const char *s)
-{
-    size_t h = 14695981039346656037ULL & SIZE_MAX;
-
-    while (*s != '\0')
-        h = (h ^ (unsigned char)*s++) * 1099511628211ULL;
-    return h;
-}
-
-static struct seen_slot *seen_slot(struct seen *st, const char *key)
-{
-    size_t i = hash_str(key) & (st->cap - 1);
-
-    while (st->slots[i].key != NULL && strcmp(st->slots[i].key, key) != 0)
-        i = (i + 1) & (st->cap - 1);
-    return &st->slots[i];
-}
-
-static void seen_grow(struct seen *st)
-{
-    struct seen old = *st;
-    size_t i;
-
-    st->cap = old.cap ? old.cap * 2 : 64;
-    st->slots = co_calloc(st->cap, sizeof *st->slots);
-    for (i = 0; i < old.cap; i++)
-        if (old.slots[i].key != NULL)
-            *seen_slot(st, old.slots[i].key) = old.slots[i];
-    free(old.slots);
-}
-
-/* Looks key up, inserting it (ownership taken) when absent. Returns the
- * slot; *added tells which happened (when not added, key is freed). */
-static struct seen_slot *seen_add(struct seen *st, char *key, bool *added)
-{
-    struct seen_slot *sl;
-
-    if ((st->n + 1) * 2 > st->cap)
-        seen_grow(st);
-    sl = seen_slot(st, key);
-    *added = sl->key == NULL;
-    if (*added) {
-        sl->key = key;
-        sl->next = 2;
-        st->n++;
-    } else {
-        free(key);
-    }
-    return sl;
-}
-
-static void seen_free(struct seen *st)
-{
-    size_t i;
-
-    for (i = 0; i < st->cap; i++)
-        free(st->slots[i].key);
-    free(st->slots);
-}
-
 /* Appends s with XML Schema's token whitespace collapse applied, so two
  * names that a schema-aware reader sees as equal get one key. */
 static void add_collapsed(struct co_buf *b, const char *s)
@@ -130,24 +57,25 @@ static char *pair_key(const char *classname, const char *name)
 /* The name to write for this case: name itself, or the first free
  * "name (k)". Both inputs are sanitized already. Returns allocated. The
  * base key remembers the next suffix, so n repeats cost O(n), not n^2. */
-static char *unique_name(struct seen *st, const char *classname,
+static char *unique_name(struct co_strset *st, const char *classname,
                          const char *name)
 {
     char *base = pair_key(classname, name);
-    char *cand;
+    char *cand, *key;
     bool added;
     unsigned k;
 
-    seen_add(st, co_strdup(base), &added);
-    if (added) {
+    if (co_strset_add(st, base)) {
         free(base);
         return co_strdup(name);
     }
     for (;;) {
-        /* Looked up afresh each time: seen_add may move the slots. */
-        k = seen_slot(st, base)->next++;
+        /* Looked up afresh each time: an add may move the slots. */
+        k = 2 + (*co_strset_count(st, base))++;
         cand = co_asprintf("%s (%u)", name, k);
-        seen_add(st, pair_key(classname, cand), &added);
+        key = pair_key(classname, cand);
+        added = co_strset_add(st, key);
+        free(key);
         if (added)
             break;
         free(cand);
@@ -163,7 +91,7 @@ struct junit {
     xmlTextWriterPtr w;
     bool failed; /* once a write failed, everything else is skipped */
     const struct co_report *rep;
-    struct seen seen;
+    struct co_strset seen;
     char stamp[32];
     const char *hostname;
 };
@@ -528,7 +456,7 @@ static int junit_write(const struct co_report *rep,
     write_document(&j);
     xmlFreeTextWriter(j.w);
     xmlSetGenericErrorFunc(old_ctx, old_handler);
-    seen_free(&j.seen);
+    co_strset_free(&j.seen);
     if (j.failed || ferror(out)) {
         if (errno == 0)
             errno = EIO;

@@ -15,7 +15,6 @@
  * characters, C1 controls, bidi overrides and invalid UTF-8 escaped as
  * \xNN / \uXXXX, and colour comes only from us.
  */
-#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -195,7 +194,7 @@ static int text_write(const struct co_report *rep,
     const struct co_report_opts *o = opts ? opts : &none;
     struct co_buf b;
     size_t i;
-    int rc = 0;
+    int rc;
 
     co_buf_init(&b);
     for (i = 0; i < rep->nresults; i++)
@@ -204,12 +203,7 @@ static int text_write(const struct co_report *rep,
     if (rep->nresults == 0)
         co_buf_puts(&b, "no checks ran\n\n");
     add_summary(&b, rep, o);
-    errno = 0;
-    if (fwrite(b.s, 1, b.len, out) != b.len || ferror(out)) {
-        if (errno == 0)
-            errno = EIO;
-        rc = -1;
-    }
+    rc = co_buf_write(&b, out);
     co_buf_free(&b);
     return rc;
 }

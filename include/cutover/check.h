@@ -92,7 +92,7 @@ struct co_run {
 };
 
 /* Verdicts that depend on the phase use the post-cutover one for
- * --phase all (DESIGN.md): true for CO_POST and CO_ALL. */
+ * --phase all (doc/DESIGN.md): true for CO_POST and CO_ALL. */
 bool co_run_is_post(const struct co_run *run);
 /* Milliseconds left before the deadline (0 when passed). */
 int64_t co_run_remaining_ms(const struct co_run *run);

@@ -69,10 +69,10 @@ void co_result_free(struct co_result *r);
 void co_report_free(struct co_report *rep);
 
 void co_report_summary(const struct co_report *rep, struct co_summary *out);
-/* Exit code per DESIGN.md: 0 pass (warnings allowed unless strict), 1 a
- * fail (with strict, a warning counts as one), 2 no fail but an error, or
- * nothing checked at all (every case skipped): a gate that looked at
- * nothing is never green. */
+/* Exit code per doc/DESIGN.md: 0 pass (warnings allowed unless strict),
+ * 1 a fail (with strict, a warning counts as one), 2 no fail but an
+ * error, or nothing checked at all (every case skipped): a gate that
+ * looked at nothing is never green. */
 int co_report_exit_code(const struct co_report *rep);
 /* True when no case passed, warned, failed or errored: only skips. */
 bool co_summary_nothing_checked(const struct co_summary *s);
