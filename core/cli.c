@@ -30,6 +30,7 @@ static const char usage_text[] =
     "                        [--only GLOB]... [--skip GLOB]...\n"
     "                        [--junit FILE] [--json FILE] [--markdown FILE]\n"
     "                        [--text FILE] [--baseline FILE]\n"
+    "                        [--openmetrics FILE]\n"
     "                        [--baseline-as source|target] [--jobs N]\n"
     "                        [--timeout DUR] [--strict]\n"
     "                        [--color auto|always|never] "
@@ -55,6 +56,8 @@ static const char help_text[] =
     "      --json FILE     write a JSON report\n"
     "      --markdown FILE write a Markdown summary\n"
     "      --text FILE     also write the text report to FILE\n"
+    "      --openmetrics FILE write the run as Prometheus metrics (for\n"
+    "                      node_exporter's textfile collector)\n"
     "      --baseline FILE a snapshot stands in for the side it was taken\n"
     "                      from; that side's server is not contacted\n"
     "      --baseline-as S the snapshot stands in for side S instead\n"
@@ -163,7 +166,8 @@ enum {
     OPT_COLOR,
     OPT_SIDE,
     OPT_MAN,
-    OPT_BASELINE_AS
+    OPT_BASELINE_AS,
+    OPT_OPENMETRICS
 };
 
 struct check_args {
@@ -175,6 +179,7 @@ struct check_args {
     const char *side;   /* snapshot */
     const char *output; /* snapshot */
     const char *color;
+    const char *openmetrics; /* Prometheus textfile, --openmetrics */
     bool quiet, verbose, strict;
     struct co_runner_opts ro;
 };
@@ -266,6 +271,7 @@ static int parse_check_args(int argc, char **argv, struct check_args *a)
         {"quiet", no_argument, NULL, 'q'},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
+        {"openmetrics", required_argument, NULL, OPT_OPENMETRICS},
         {NULL, 0, NULL, 0},
     };
     int c;
@@ -340,6 +346,12 @@ static int parse_check_args(int argc, char **argv, struct check_args *a)
                                    optarg);
             a->color = optarg;
             break;
+        case OPT_OPENMETRICS:
+            if (a->snapshot)
+                return usage_error("%s", "--openmetrics is not an option of "
+                                         "`cutover snapshot`");
+            a->openmetrics = optarg;
+            break;
         case 'q':
             a->quiet = true;
             break;
@@ -368,6 +380,10 @@ static int parse_check_args(int argc, char **argv, struct check_args *a)
             return usage_error("cannot write report \"%s\": its directory "
                                "does not exist or is not writable",
                                a->out[i]);
+    if (a->openmetrics && check_out_dir(a->openmetrics) < 0)
+        return usage_error("cannot write metrics \"%s\": its directory "
+                           "does not exist or is not writable",
+                           a->openmetrics);
     return -1;
 }
 
@@ -412,6 +428,12 @@ static int write_reports(const struct co_report *rep,
             fprintf(stderr, "cutover: %s\n", err);
             failed++;
         }
+    }
+    if (a->openmetrics &&
+        co_report_write_file(rep, "openmetrics", &ro, a->openmetrics, err,
+                             sizeof(err)) < 0) {
+        fprintf(stderr, "cutover: %s\n", err);
+        failed++;
     }
     return failed;
 }
