@@ -39,7 +39,7 @@ static const char usage_text[] =
     "                        [--only GLOB]... [--skip GLOB]... [--jobs N]\n"
     "                        [--timeout DUR] [--quiet|--verbose]\n"
     "       cutover list     [--phase P] [--verbose]\n"
-    "       cutover config   [-c FILE]\n"
+    "       cutover config   [-c FILE] | --schema\n"
     "       cutover --help | --version\n";
 
 static const char help_text[] =
@@ -65,6 +65,7 @@ static const char help_text[] =
     "                      snapshot of itself)\n"
     "      --side S        snapshot: the side to record (source or target)\n"
     "  -o, --output FILE   snapshot: where to write it (default stdout)\n"
+    "      --schema        config: print the JSON Schema of cutover.yml\n"
     "      --jobs N        tasks run in parallel (default settings.jobs)\n"
     "      --timeout DUR   deadline per task, e.g. 30s (default "
     "settings.timeout)\n"
@@ -167,7 +168,8 @@ enum {
     OPT_SIDE,
     OPT_MAN,
     OPT_BASELINE_AS,
-    OPT_OPENMETRICS
+    OPT_OPENMETRICS,
+    OPT_SCHEMA
 };
 
 struct check_args {
@@ -665,10 +667,12 @@ static int cmd_config(int argc, char **argv)
     static const struct option opts[] = {
         {"config", required_argument, NULL, 'c'},
         {"help", no_argument, NULL, 'h'},
+        {"schema", no_argument, NULL, OPT_SCHEMA},
         {NULL, 0, NULL, 0},
     };
     const char *path = DEFAULT_CONFIG;
     struct co_config *cfg;
+    bool schema = false;
     int c, rc;
 
     opterr = 0;
@@ -678,12 +682,17 @@ static int cmd_config(int argc, char **argv)
         case 'c':
             path = optarg;
             break;
+        case OPT_SCHEMA:
+            schema = true;
+            break;
         default:
             return option_end(c, argv);
         }
     }
     if (optind < argc)
         return usage_error("unexpected argument \"%s\"", argv[optind]);
+    if (schema) /* needs no config: it describes every config */
+        return co_config_schema_write(stdout) < 0 ? CO_EXIT_ERROR : CO_EXIT_OK;
     cfg = load_config(path);
     if (cfg == NULL)
         return CO_EXIT_CONFIG;
