@@ -21,6 +21,7 @@
 #include "cutover/baseline.h"
 #include "cutover/cutover.h"
 #include "cutover/tls.h"
+#include "init.h"
 #include "runner.h"
 
 #define DEFAULT_CONFIG "cutover.yml"
@@ -40,6 +41,8 @@ static const char usage_text[] =
     "                        [--timeout DUR] [--quiet|--verbose]\n"
     "       cutover list     [--phase P] [--verbose]\n"
     "       cutover config   [-c FILE] | --schema\n"
+    "       cutover init     --heroku FILE --aptible FILE [-o FILE] "
+    "[--force]\n"
     "       cutover --help | --version\n";
 
 static const char help_text[] =
@@ -66,6 +69,9 @@ static const char help_text[] =
     "      --side S        snapshot: the side to record (source or target)\n"
     "  -o, --output FILE   snapshot: where to write it (default stdout)\n"
     "      --schema        config: print the JSON Schema of cutover.yml\n"
+    "      --heroku FILE   init: `heroku config --json` output\n"
+    "      --aptible FILE  init: `aptible config` output (lines or JSON)\n"
+    "      --force         init: replace an existing config file\n"
     "      --jobs N        tasks run in parallel (default settings.jobs)\n"
     "      --timeout DUR   deadline per task, e.g. 30s (default "
     "settings.timeout)\n"
@@ -169,7 +175,10 @@ enum {
     OPT_MAN,
     OPT_BASELINE_AS,
     OPT_OPENMETRICS,
-    OPT_SCHEMA
+    OPT_SCHEMA,
+    OPT_HEROKU,
+    OPT_APTIBLE,
+    OPT_FORCE
 };
 
 struct check_args {
@@ -701,6 +710,62 @@ static int cmd_config(int argc, char **argv)
     return rc;
 }
 
+/* ---- init -------------------------------------------------------------- */
+
+static int cmd_init(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"heroku", required_argument, NULL, OPT_HEROKU},
+        {"aptible", required_argument, NULL, OPT_APTIBLE},
+        {"output", required_argument, NULL, 'o'},
+        {"force", no_argument, NULL, OPT_FORCE},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    struct co_init_opts o = {NULL, NULL, DEFAULT_CONFIG, false};
+    char err[2 * CO_ERRLEN] = "";
+    enum co_init_result r;
+    int c;
+
+    opterr = 0;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, ":o:h", opts, NULL)) != -1) {
+        switch (c) {
+        case OPT_HEROKU:
+            o.heroku = optarg;
+            break;
+        case OPT_APTIBLE:
+            o.aptible = optarg;
+            break;
+        case 'o':
+            o.output = optarg;
+            break;
+        case OPT_FORCE:
+            o.force = true;
+            break;
+        default:
+            return option_end(c, argv);
+        }
+    }
+    if (optind < argc)
+        return usage_error("unexpected argument \"%s\"", argv[optind]);
+    if (o.heroku == NULL || o.aptible == NULL)
+        return usage_error("%s", "init needs --heroku FILE (`heroku config "
+                                 "--json`) and --aptible FILE (`aptible "
+                                 "config`)");
+    if (strcmp(o.output, "-") != 0 && check_out_dir(o.output) < 0)
+        return usage_error("cannot write \"%s\": its directory does not "
+                           "exist or is not writable",
+                           o.output);
+    r = co_init_write(&o, stderr, err, sizeof(err));
+    if (r == CO_INIT_OK)
+        return CO_EXIT_OK;
+    fprintf(stderr, "cutover: init: %s\n", err);
+    if (r == CO_INIT_EXISTS)
+        return CO_EXIT_USAGE;
+    return r == CO_INIT_INPUT ? CO_EXIT_CONFIG : CO_EXIT_ERROR;
+}
+
 /* ---- snapshot ---------------------------------------------------------- */
 
 /* The cases that could not be checked, listed on stderr. */
@@ -771,12 +836,12 @@ static const struct {
     int (*run)(int argc, char **argv);
 } commands[] = {
     {"check", cmd_check},       {"list", cmd_list}, {"config", cmd_config},
-    {"snapshot", cmd_snapshot}, {NULL, NULL},
+    {"snapshot", cmd_snapshot}, {"init", cmd_init}, {NULL, NULL},
 };
 
 int co_cli_main(int argc, char **argv)
 {
-    const char *names[5];
+    const char *names[6];
     const char *hint;
     size_t n = 0;
 
