@@ -21,6 +21,7 @@
 #include "cutover/baseline.h"
 #include "cutover/cutover.h"
 #include "cutover/tls.h"
+#include "init.h"
 #include "runner.h"
 
 #define DEFAULT_CONFIG "cutover.yml"
@@ -30,6 +31,7 @@ static const char usage_text[] =
     "                        [--only GLOB]... [--skip GLOB]...\n"
     "                        [--junit FILE] [--json FILE] [--markdown FILE]\n"
     "                        [--text FILE] [--baseline FILE]\n"
+    "                        [--openmetrics FILE]\n"
     "                        [--baseline-as source|target] [--jobs N]\n"
     "                        [--timeout DUR] [--strict]\n"
     "                        [--color auto|always|never] "
@@ -38,7 +40,9 @@ static const char usage_text[] =
     "                        [--only GLOB]... [--skip GLOB]... [--jobs N]\n"
     "                        [--timeout DUR] [--quiet|--verbose]\n"
     "       cutover list     [--phase P] [--verbose]\n"
-    "       cutover config   [-c FILE]\n"
+    "       cutover config   [-c FILE] | --schema\n"
+    "       cutover init     --heroku FILE --aptible FILE [-o FILE] "
+    "[--force]\n"
     "       cutover --help | --version\n";
 
 static const char help_text[] =
@@ -56,6 +60,8 @@ static const char help_text[] =
     "      --json FILE     write a JSON report\n"
     "      --markdown FILE write a Markdown summary\n"
     "      --text FILE     also write the text report to FILE\n"
+    "      --openmetrics FILE write the run as Prometheus metrics (for\n"
+    "                      node_exporter's textfile collector)\n"
     "      --baseline FILE a snapshot stands in for the side it was taken\n"
     "                      from; that side's server is not contacted\n"
     "      --baseline-as S the snapshot stands in for side S instead\n"
@@ -63,6 +69,10 @@ static const char help_text[] =
     "                      snapshot of itself)\n"
     "      --side S        snapshot: the side to record (source or target)\n"
     "  -o, --output FILE   snapshot: where to write it (default stdout)\n"
+    "      --schema        config: print the JSON Schema of cutover.yml\n"
+    "      --heroku FILE   init: `heroku config --json` output\n"
+    "      --aptible FILE  init: `aptible config` output (lines or JSON)\n"
+    "      --force         init: replace an existing config file\n"
     "      --jobs N        tasks run in parallel (default settings.jobs)\n"
     "      --timeout DUR   deadline per task, e.g. 30s (default "
     "settings.timeout)\n"
@@ -298,7 +308,12 @@ enum {
     OPT_COLOR,
     OPT_SIDE,
     OPT_MAN,
-    OPT_BASELINE_AS
+    OPT_BASELINE_AS,
+    OPT_OPENMETRICS,
+    OPT_SCHEMA,
+    OPT_HEROKU,
+    OPT_APTIBLE,
+    OPT_FORCE
 };
 
 struct check_args {
@@ -310,6 +325,7 @@ struct check_args {
     const char *side;   /* snapshot */
     const char *output; /* snapshot */
     const char *color;
+    const char *openmetrics; /* Prometheus textfile, --openmetrics */
     bool quiet, verbose, strict;
     struct co_runner_opts ro;
 };
@@ -401,6 +417,7 @@ static int parse_check_args(int argc, char **argv, struct check_args *a)
         {"quiet", no_argument, NULL, 'q'},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
+        {"openmetrics", required_argument, NULL, OPT_OPENMETRICS},
         {NULL, 0, NULL, 0},
     };
     int c;
@@ -475,6 +492,12 @@ static int parse_check_args(int argc, char **argv, struct check_args *a)
                                    optarg);
             a->color = optarg;
             break;
+        case OPT_OPENMETRICS:
+            if (a->snapshot)
+                return usage_error("%s", "--openmetrics is not an option of "
+                                         "`cutover snapshot`");
+            a->openmetrics = optarg;
+            break;
         case 'q':
             a->quiet = true;
             break;
@@ -503,6 +526,10 @@ static int parse_check_args(int argc, char **argv, struct check_args *a)
             return usage_error("cannot write report \"%s\": its directory "
                                "does not exist or is not writable",
                                a->out[i]);
+    if (a->openmetrics && check_out_dir(a->openmetrics) < 0)
+        return usage_error("cannot write metrics \"%s\": its directory "
+                           "does not exist or is not writable",
+                           a->openmetrics);
     return -1;
 }
 
@@ -547,6 +574,12 @@ static int write_reports(const struct co_report *rep,
             fprintf(stderr, "cutover: %s\n", err);
             failed++;
         }
+    }
+    if (a->openmetrics &&
+        co_report_write_file(rep, "openmetrics", &ro, a->openmetrics, err,
+                             sizeof(err)) < 0) {
+        fprintf(stderr, "cutover: %s\n", err);
+        failed++;
     }
     return failed;
 }
@@ -787,10 +820,12 @@ static int cmd_config(int argc, char **argv)
     static const struct option opts[] = {
         {"config", required_argument, NULL, 'c'},
         {"help", no_argument, NULL, 'h'},
+        {"schema", no_argument, NULL, OPT_SCHEMA},
         {NULL, 0, NULL, 0},
     };
     const char *path = DEFAULT_CONFIG;
     struct co_config *cfg;
+    bool schema = false;
     int c, rc;
 
     opterr = 0;
@@ -800,18 +835,79 @@ static int cmd_config(int argc, char **argv)
         case 'c':
             path = optarg;
             break;
+        case OPT_SCHEMA:
+            schema = true;
+            break;
         default:
             return option_end(c, argv);
         }
     }
     if (optind < argc)
         return usage_error("unexpected argument \"%s\"", argv[optind]);
+    if (schema) /* needs no config: it describes every config */
+        return co_config_schema_write(stdout) < 0 ? CO_EXIT_ERROR : CO_EXIT_OK;
     cfg = load_config(path);
     if (cfg == NULL)
         return CO_EXIT_CONFIG;
     rc = co_config_dump(cfg, stdout) < 0 ? CO_EXIT_ERROR : CO_EXIT_OK;
     co_config_free(cfg);
     return rc;
+}
+
+/* ---- init -------------------------------------------------------------- */
+
+static int cmd_init(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"heroku", required_argument, NULL, OPT_HEROKU},
+        {"aptible", required_argument, NULL, OPT_APTIBLE},
+        {"output", required_argument, NULL, 'o'},
+        {"force", no_argument, NULL, OPT_FORCE},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    struct co_init_opts o = {NULL, NULL, DEFAULT_CONFIG, false};
+    char err[2 * CO_ERRLEN] = "";
+    enum co_init_result r;
+    int c;
+
+    opterr = 0;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, ":o:h", opts, NULL)) != -1) {
+        switch (c) {
+        case OPT_HEROKU:
+            o.heroku = optarg;
+            break;
+        case OPT_APTIBLE:
+            o.aptible = optarg;
+            break;
+        case 'o':
+            o.output = optarg;
+            break;
+        case OPT_FORCE:
+            o.force = true;
+            break;
+        default:
+            return option_end(c, argv);
+        }
+    }
+    if (optind < argc)
+        return usage_error("unexpected argument \"%s\"", argv[optind]);
+    if (o.heroku == NULL || o.aptible == NULL)
+        return usage_error("%s", "init needs --heroku FILE (`heroku config "
+                                 "--json`) and --aptible FILE (`aptible "
+                                 "config`)");
+    if (strcmp(o.output, "-") != 0 && check_out_dir(o.output) < 0)
+        return usage_error("cannot write \"%s\": its directory does not "
+                           "exist or is not writable",
+                           o.output);
+    r = co_init_write(&o, stderr, err, sizeof(err));
+    if (r == CO_INIT_OK)
+        return CO_EXIT_OK;
+    fprintf(stderr, "cutover: init: %s\n", err);
+    if (r == CO_INIT_EXISTS)
+        return CO_EXIT_USAGE;
+    return r == CO_INIT_INPUT ? CO_EXIT_CONFIG : CO_EXIT_ERROR;
 }
 
 /* ---- snapshot ---------------------------------------------------------- */
@@ -884,12 +980,12 @@ static const struct {
     int (*run)(int argc, char **argv);
 } commands[] = {
     {"check", cmd_check},       {"list", cmd_list}, {"config", cmd_config},
-    {"snapshot", cmd_snapshot}, {NULL, NULL},
+    {"snapshot", cmd_snapshot}, {"init", cmd_init}, {NULL, NULL},
 };
 
 int co_cli_main(int argc, char **argv)
 {
-    const char *names[5];
+    const char *names[6];
     const char *hint;
     size_t n = 0;
 

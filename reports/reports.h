@@ -17,6 +17,7 @@ extern const struct co_reporter co_reporter_junit;
 extern const struct co_reporter co_reporter_json;
 extern const struct co_reporter co_reporter_markdown;
 extern const struct co_reporter co_reporter_text;
+extern const struct co_reporter co_reporter_openmetrics;
 
 /* Marks an invalid sequence in co_utf8_next's *cp. */
 #define CO_UTF8_BAD UINT32_MAX
