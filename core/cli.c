@@ -28,7 +28,7 @@
 
 static const char usage_text[] =
     "usage: cutover check    [-c FILE] [--phase pre|post|drift|all]\n"
-    "                        [--only GLOB]... [--skip GLOB]...\n"
+    "                        [--only GLOBS]... [--skip GLOBS]...\n"
     "                        [--junit FILE] [--json FILE] [--markdown FILE]\n"
     "                        [--text FILE] [--baseline FILE]\n"
     "                        [--openmetrics FILE]\n"
@@ -37,7 +37,7 @@ static const char usage_text[] =
     "                        [--color auto|always|never] "
     "[--quiet|--verbose]\n"
     "       cutover snapshot [-c FILE] --side source|target [-o FILE]\n"
-    "                        [--only GLOB]... [--skip GLOB]... [--jobs N]\n"
+    "                        [--only GLOBS]... [--skip GLOBS]... [--jobs N]\n"
     "                        [--timeout DUR] [--quiet|--verbose]\n"
     "       cutover list     [--phase P] [--verbose]\n"
     "       cutover config   [-c FILE] | --schema\n"
