@@ -98,6 +98,7 @@ static json_t *describe(const struct co_cfg_key *k)
 {
     struct co_buf b;
     char lo[32], hi[32];
+    json_t *d;
 
     co_buf_init(&b);
     co_buf_puts(&b, k->desc ? k->desc : "");
@@ -108,7 +109,9 @@ static json_t *describe(const struct co_cfg_key *k)
     }
     if (k->type == CO_CFG_FILE)
         co_buf_puts(&b, " The file must exist and be readable.");
-    return json_string(b.s ? b.s : "");
+    d = json_string(b.s ? b.s : "");
+    co_buf_free(&b);
+    return d;
 }
 
 /* An enum's values; one that reads as a YAML number ("1.2") is also

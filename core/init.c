@@ -317,6 +317,40 @@ static int pair_dbs(struct side *src, struct side *dst, enum db d, char *err,
     return -1;
 }
 
+/* The same value, or the same host, port and database: one server. */
+static bool same_place(const struct co_envvar *a, const struct co_envvar *b)
+{
+    return co_envvar_same_value(a, b) ||
+           (a->host && str_eq(a->host, b->host) && a->port == b->port &&
+            str_eq(a->path, b->path));
+}
+
+/* An Aptible variable that still holds the Heroku URL names no Aptible
+ * database: comparing a database with itself would pass and prove
+ * nothing. */
+static int check_pairs(const struct side *src, const struct side *dst,
+                       enum db d, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < src->ng[d]; i++) {
+        const struct group *g = &src->g[d][i];
+        const struct group *t;
+
+        if (g->pair < 0)
+            continue;
+        t = &dst->g[d][g->pair];
+        if (same_place(g->use, t->use)) {
+            snprintf(err, errlen,
+                     "%s in %s still points at the Heroku %s database (%s "
+                     "in %s): it names no Aptible database yet; point it "
+                     "at the Aptible one and dump the config again",
+                     t->use->key, dst->path, db_word[d], g->use->key,
+                     src->path);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 /* ---- names ------------------------------------------------------------- */
 
 /* "HEROKU_POSTGRESQL_OLIVE_URL" -> "olive", "HEROKU_REDIS_RED_TLS_URL" ->
@@ -681,7 +715,8 @@ static enum co_init_result build(struct side *src, struct side *dst,
     for (int d = 0; d < DB__COUNT && rc == 0; d++)
         rc = group_dbs(src, (enum db)d, err, errlen) ||
              group_dbs(dst, (enum db)d, err, errlen) ||
-             pair_dbs(src, dst, (enum db)d, err, errlen);
+             pair_dbs(src, dst, (enum db)d, err, errlen) ||
+             check_pairs(src, dst, (enum db)d, err, errlen);
     for (int d = 0; d < DB__COUNT && rc == 0; d++)
         rc = write_dbs(&w, src, dst, (enum db)d, err, errlen);
     if (rc == 0) {

@@ -231,6 +231,35 @@ START_TEST(wrong_configs_same_path)
 }
 END_TEST
 
+/* What `cutover init` writes is valid too (test_init.c loads it). */
+START_TEST(init_output_validates)
+{
+    char *dir = tu_tmpdir();
+    const char *argv[] = {NULL,        "init",
+                          "--heroku",  "heroku-config.json",
+                          "--aptible", "aptible-config.env",
+                          NULL};
+    struct tu_proc p;
+    char *out = NULL, *files;
+
+    free(tu_write_file(dir, "heroku-config.json",
+                       "{\"DATABASE_URL\": \"postgres://u:p@h1/a\", "
+                       "\"REDIS_TLS_URL\": \"rediss://:p@r1:1\"}"));
+    free(tu_write_file(dir, "aptible-config.env",
+                       "DATABASE_URL=postgres://u:p@h2/b\n"
+                       "REDIS_URL=rediss://:p@r2:2\n"));
+    ck_assert_int_eq(tu_run(&p, argv, NULL, dir, 30), 0);
+    ck_assert_msg(p.status == 0, "init: exit %d: %s", p.status, p.err);
+    files = co_asprintf("'%s/cutover.yml'", dir);
+    ck_assert_msg(validate(files, &out) == 0, "init's config rejected: %s",
+                  out);
+    free(out);
+    free(files);
+    tu_proc_free(&p);
+    free(dir);
+}
+END_TEST
+
 /* The loader's top-level keys, from its own "expected one of" list. */
 START_TEST(same_top_level_keys_as_loader)
 {
@@ -344,6 +373,7 @@ static Suite *schema_suite(void)
     tcase_add_test(tc, is_a_2020_12_schema);
     tcase_add_test(tc, examples_validate);
     tcase_add_test(tc, wrong_configs_same_path);
+    tcase_add_test(tc, init_output_validates);
     tcase_add_test(tc, same_top_level_keys_as_loader);
     tcase_add_test(tc, every_check_and_param);
     tcase_add_test(tc, every_key_described);

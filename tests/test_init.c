@@ -400,6 +400,11 @@ static const struct refused {
      "RAILS_ENV=production\n",
      "aptible-config.env has no PostgreSQL URL for the Heroku PostgreSQL "
      "database of heroku-config.json (DATABASE_URL)"},
+    /* Aptible's DATABASE_URL still the Heroku one: no target known. */
+    {"{\"DATABASE_URL\": \"postgres://u:" PW1 "@h1/a\"}",
+     "DATABASE_URL=postgres://u:" PW1 "@h1/a\n",
+     "DATABASE_URL in aptible-config.env still points at the Heroku "
+     "PostgreSQL database (DATABASE_URL in heroku-config.json)"},
     /* Not a config dump. */
     {"{\"DATABASE_URL\": \"postgres://u:" PW1 "@h1/a\"",
      "RAILS_ENV=production\n", "cannot parse heroku-config.json"},
