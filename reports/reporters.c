@@ -7,8 +7,14 @@
  * the same directory and renaming it over the target means a reader sees
  * either the old report or the whole new one, never half of one.
  *
- * Also the helpers the formats share (reports.h): grouping by check and
- * number/time formatting that no locale can change.
+ * Two other ways out: co_report_write_stream (GitHub workflow commands go
+ * to stdout or stderr) and co_report_append_file, for files several steps
+ * add to ($GITHUB_STEP_SUMMARY), written with one append so concurrent
+ * writers do not interleave.
+ *
+ * Also the helpers the formats share (reports.h): grouping by check,
+ * number/time formatting that no locale can change, and how a case is
+ * titled on CI surfaces.
  */
 #include <errno.h>
 #include <fcntl.h>
