@@ -36,6 +36,9 @@ static const char usage_text[] =
     "                        [--timeout DUR] [--strict]\n"
     "                        [--color auto|always|never] "
     "[--quiet|--verbose]\n"
+    "                        [--annotations github|none] "
+    "[--no-step-summary]\n"
+    "                        [--codequality FILE]\n"
     "       cutover snapshot [-c FILE] --side source|target [-o FILE]\n"
     "                        [--only GLOBS]... [--skip GLOBS]... [--jobs N]\n"
     "                        [--timeout DUR] [--quiet|--verbose]\n"
@@ -80,6 +83,12 @@ static const char help_text[] =
     "      --color WHEN    auto, always or never (NO_COLOR honoured)\n"
     "  -q, --quiet         no text report on stdout\n"
     "  -v, --verbose       more detail\n"
+    "      --annotations A github: print workflow commands (::error,\n"
+    "                      ::warning) for GitHub Actions; none: do not\n"
+    "                      (default: github when GITHUB_ACTIONS=true)\n"
+    "      --no-step-summary do not append the Markdown report to\n"
+    "                      $GITHUB_STEP_SUMMARY\n"
+    "      --codequality FILE write a GitLab Code Quality report\n"
     "\n"
     "Exit codes: 0 passed, 1 a check failed, 2 a check could not run\n"
     "(or nothing was checked), 64 usage error (also: a --only/--skip\n"
@@ -313,7 +322,10 @@ enum {
     OPT_SCHEMA,
     OPT_HEROKU,
     OPT_APTIBLE,
-    OPT_FORCE
+    OPT_FORCE,
+    OPT_ANNOTATIONS,
+    OPT_NO_STEP_SUMMARY,
+    OPT_CODEQUALITY
 };
 
 struct check_args {
@@ -328,6 +340,9 @@ struct check_args {
     const char *openmetrics; /* Prometheus textfile, --openmetrics */
     bool quiet, verbose, strict;
     struct co_runner_opts ro;
+    const char *annotations; /* "github", "none" or NULL (auto) */
+    bool no_step_summary;
+    const char *codequality;
 };
 
 static const char *const out_names[4] = {"junit", "json", "markdown", "text"};
@@ -392,6 +407,31 @@ static bool wrong_command(int c, bool snapshot, const struct option *opts)
     return wrong;
 }
 
+/* --annotations, --no-step-summary, --codequality (`check` only): 0,
+ * or 64 after saying why. */
+static int ci_option(int c, const char *arg, struct check_args *a)
+{
+    static const char *const names[] = {"annotations", "no-step-summary",
+                                        "codequality"};
+
+    if (a->snapshot) {
+        usage_error("--%s is not an option of `cutover snapshot`",
+                    names[c - OPT_ANNOTATIONS]);
+        return -1;
+    }
+    if (c == OPT_NO_STEP_SUMMARY) {
+        a->no_step_summary = true;
+    } else if (c == OPT_CODEQUALITY) {
+        a->codequality = arg;
+    } else if (strcmp(arg, "github") == 0 || strcmp(arg, "none") == 0) {
+        a->annotations = arg;
+    } else {
+        usage_error("--annotations must be github or none, not \"%s\"", arg);
+        return -1;
+    }
+    return 0;
+}
+
 /* Fills a from the command line. Returns -1 to go on, or the exit code
  * to leave with (0 after --help, 64 on a usage error). */
 static int parse_check_args(int argc, char **argv, struct check_args *a)
@@ -418,6 +458,9 @@ static int parse_check_args(int argc, char **argv, struct check_args *a)
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
         {"openmetrics", required_argument, NULL, OPT_OPENMETRICS},
+        {"annotations", required_argument, NULL, OPT_ANNOTATIONS},
+        {"no-step-summary", no_argument, NULL, OPT_NO_STEP_SUMMARY},
+        {"codequality", required_argument, NULL, OPT_CODEQUALITY},
         {NULL, 0, NULL, 0},
     };
     int c;
@@ -504,6 +547,12 @@ static int parse_check_args(int argc, char **argv, struct check_args *a)
         case 'v':
             a->verbose = true;
             break;
+        case OPT_ANNOTATIONS:
+        case OPT_NO_STEP_SUMMARY:
+        case OPT_CODEQUALITY:
+            if (ci_option(c, optarg, a) != 0)
+                return CO_EXIT_USAGE;
+            break;
         default:
             return option_end(c, argv);
         }
@@ -530,6 +579,10 @@ static int parse_check_args(int argc, char **argv, struct check_args *a)
         return usage_error("cannot write metrics \"%s\": its directory "
                            "does not exist or is not writable",
                            a->openmetrics);
+    if (a->codequality && check_out_dir(a->codequality) < 0)
+        return usage_error("cannot write report \"%s\": its directory "
+                           "does not exist or is not writable",
+                           a->codequality);
     return -1;
 }
 
@@ -547,6 +600,52 @@ static bool want_color(const char *when, int fd)
     if (term && strcmp(term, "dumb") == 0)
         return false;
     return isatty(fd) == 1;
+}
+
+/* True when a report other than the text one goes to stdout ("-"):
+ * then workflow commands go to stderr, which the runner parses too. */
+static bool stdout_is_report(const struct check_args *a)
+{
+    for (int i = 0; i < 3; i++)
+        if (a->out[i] && strcmp(a->out[i], "-") == 0)
+            return true;
+    return a->codequality && strcmp(a->codequality, "-") == 0;
+}
+
+/* The CI-native outputs: workflow commands and the step summary under
+ * GitHub Actions, the GitLab Code Quality file. Returns how many failed. */
+static int write_ci_surfaces(const struct co_report *rep,
+                             const struct check_args *a,
+                             const struct co_report_opts *ro)
+{
+    const char *gha = getenv("GITHUB_ACTIONS");
+    const char *summary = getenv("GITHUB_STEP_SUMMARY");
+    bool on_github = gha && strcmp(gha, "true") == 0;
+    char err[CO_ERRLEN];
+    int failed = 0;
+
+    if (a->codequality &&
+        co_report_write_file(rep, "codequality", ro, a->codequality, err,
+                             sizeof(err)) < 0) {
+        fprintf(stderr, "cutover: %s\n", err);
+        failed++;
+    }
+    if (a->annotations ? strcmp(a->annotations, "github") == 0 : on_github) {
+        fflush(stdout);
+        if (co_report_write_stream(rep, "github", ro,
+                                   stdout_is_report(a) ? stderr : stdout, err,
+                                   sizeof(err)) < 0) {
+            fprintf(stderr, "cutover: %s\n", err);
+            failed++;
+        }
+    }
+    if (!a->no_step_summary && summary && summary[0] &&
+        co_report_append_file(rep, "markdown", ro, summary, err, sizeof(err)) <
+            0) {
+        fprintf(stderr, "cutover: $GITHUB_STEP_SUMMARY: %s\n", err);
+        failed++;
+    }
+    return failed;
 }
 
 static int write_reports(const struct co_report *rep,
@@ -581,7 +680,7 @@ static int write_reports(const struct co_report *rep,
         fprintf(stderr, "cutover: %s\n", err);
         failed++;
     }
-    return failed;
+    return failed + write_ci_surfaces(rep, a, &ro);
 }
 
 static void args_free(struct check_args *a)
@@ -642,6 +741,21 @@ static bool run_checks(const struct co_config *cfg, struct check_args *a,
     return abandoned;
 }
 
+/* Where each result's resource is declared, for reports that point at
+ * the config (Code Quality). */
+static void locate_resources(struct co_report *rep,
+                             const struct co_config *cfg)
+{
+    rep->config_path = cfg->path;
+    for (size_t i = 0; i < rep->nresults; i++) {
+        struct co_result *r = &rep->results[i];
+        for (size_t k = 0; k < cfg->nres && r->resource && r->kind; k++)
+            if (strcmp(cfg->res[k].name, r->resource) == 0 &&
+                strcmp(co_kind_name(cfg->res[k].kind), r->kind) == 0)
+                r->line = cfg->res[k].line;
+    }
+}
+
 static int finish(int code, bool abandoned, struct co_report *rep,
                   struct co_config *cfg, struct check_args *a,
                   struct co_baseline *b)
@@ -686,6 +800,7 @@ static int cmd_check(int argc, char **argv)
         a.ro.baseline = b;
     }
     abandoned = run_checks(cfg, &a, &rep);
+    locate_resources(&rep, cfg);
     code = co_report_exit_code(&rep);
     if (write_reports(&rep, &a) && code == CO_EXIT_OK)
         code = CO_EXIT_ERROR;
