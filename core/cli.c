@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "completion.h"
 #include "cutover/baseline.h"
 #include "cutover/cutover.h"
 #include "cutover/tls.h"
@@ -87,10 +88,30 @@ static int usage_error(const char *fmt, ...)
     return CO_EXIT_USAGE;
 }
 
+/* Every command parses its options through next_option(). While
+ * `cutover list --completion` describes the commands, it records the
+ * command's tables instead and answers OPT_DESCRIBED, which option_end()
+ * turns into a quiet exit: the scripts come from the tables getopt uses. */
+#define OPT_DESCRIBED (-2)
+static struct co_cli_command *describing;
+
+static int next_option(int argc, char **argv, const char *shortopts,
+                       const struct option *opts)
+{
+    if (describing) {
+        describing->shortopts = shortopts;
+        describing->opts = opts;
+        return OPT_DESCRIBED;
+    }
+    return getopt_long(argc, argv, shortopts, opts, NULL);
+}
+
 /* What every command does with --help, a missing option value and an
  * unknown option; getopt_long runs with a leading ':' in its optstring. */
 static int option_end(int c, char **argv)
 {
+    if (c == OPT_DESCRIBED)
+        return CO_EXIT_OK;
     if (c == 'h') {
         fputs(usage_text, stdout);
         fputs(help_text, stdout);
@@ -163,7 +184,8 @@ enum {
     OPT_COLOR,
     OPT_SIDE,
     OPT_MAN,
-    OPT_BASELINE_AS
+    OPT_BASELINE_AS,
+    OPT_COMPLETION
 };
 
 struct check_args {
@@ -276,7 +298,7 @@ static int parse_check_args(int argc, char **argv, struct check_args *a)
     a->ro.handle_signals = true;
     opterr = 0;
     optind = 1;
-    while ((c = getopt_long(argc, argv, ":c:o:qvh", opts, NULL)) != -1) {
+    while ((c = next_option(argc, argv, ":c:o:qvh", opts)) != -1) {
         if (wrong_command(c, a->snapshot, opts))
             return CO_EXIT_USAGE;
         switch (c) {
@@ -517,6 +539,8 @@ static int cmd_check(int argc, char **argv)
 
 /* ---- list -------------------------------------------------------------- */
 
+static int completion(const char *shell);
+
 static void print_param_default(const struct co_param *p, FILE *out)
 {
     fprintf(out, "%s", p->def ? p->def : "(none)");
@@ -602,16 +626,18 @@ static int cmd_list(int argc, char **argv)
         {"phase", required_argument, NULL, OPT_PHASE},
         {"verbose", no_argument, NULL, 'v'},
         {"man", no_argument, NULL, OPT_MAN},
+        {"completion", required_argument, NULL, OPT_COMPLETION},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     unsigned phase = CO_ALL;
     bool verbose = false, man = false;
+    const char *shell = NULL;
     int c;
 
     opterr = 0;
     optind = 1;
-    while ((c = getopt_long(argc, argv, ":vh", opts, NULL)) != -1) {
+    while ((c = next_option(argc, argv, ":vh", opts)) != -1) {
         switch (c) {
         case OPT_PHASE:
             if (phase_option(optarg, &phase) != 0)
@@ -623,12 +649,17 @@ static int cmd_list(int argc, char **argv)
         case OPT_MAN:
             man = true;
             break;
+        case OPT_COMPLETION:
+            shell = optarg;
+            break;
         default:
             return option_end(c, argv);
         }
     }
     if (optind < argc)
         return usage_error("unexpected argument \"%s\"", argv[optind]);
+    if (shell)
+        return completion(shell);
     if (man)
         list_man();
     else
@@ -651,7 +682,7 @@ static int cmd_config(int argc, char **argv)
 
     opterr = 0;
     optind = 1;
-    while ((c = getopt_long(argc, argv, ":c:h", opts, NULL)) != -1) {
+    while ((c = next_option(argc, argv, ":c:h", opts)) != -1) {
         switch (c) {
         case 'c':
             path = optarg;
@@ -742,6 +773,28 @@ static const struct {
     {"check", cmd_check},       {"list", cmd_list}, {"config", cmd_config},
     {"snapshot", cmd_snapshot}, {NULL, NULL},
 };
+
+/* `cutover list --completion SHELL` (hidden; the build runs it): each
+ * command runs once in describe mode and hands over its option tables. */
+static int completion(const char *shell)
+{
+    struct co_cli_command cmds[sizeof(commands) / sizeof(commands[0])];
+    size_t n = 0;
+
+    for (; commands[n].name; n++) {
+        char *argv[] = {(char *)commands[n].name, (char *)"--help", NULL};
+        cmds[n].name = commands[n].name;
+        cmds[n].shortopts = NULL;
+        cmds[n].opts = NULL;
+        describing = &cmds[n];
+        commands[n].run(2, argv);
+        describing = NULL;
+    }
+    if (co_completion_write(stdout, shell, cmds, n, usage_text, help_text) < 0)
+        return usage_error("--completion must be bash or zsh, not \"%s\"",
+                           shell);
+    return CO_EXIT_OK;
+}
 
 int co_cli_main(int argc, char **argv)
 {
