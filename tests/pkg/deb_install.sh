@@ -12,6 +12,7 @@
 set -uo pipefail
 
 deb=${1:?usage: deb_install.sh DEB}
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 fails=0
 ok() { printf 'ok   %s\n' "$*"; }
 bad() { printf 'FAIL %s\n' "$*"; fails=$((fails + 1)); }
@@ -115,6 +116,18 @@ if command -v zsh >/dev/null; then
   check "zsh compinit binds cutover to _cutover" zsh -fc "
     autoload -U compinit && compinit -u -d \$(mktemp)
     [[ \${_comps[cutover]} == _cutover ]]"
+  # Real completion: an interactive zsh in a pseudo-terminal, TAB typed.
+  zexpect() { # zexpect WANT WORDS: WANT appears in what zsh completes
+    local got
+    got=$(timeout 30 zsh -f "$here/zsh_complete.zsh" "$2" 2>&1 |
+      sed 's/\x1b\[[0-9;?]*[a-zA-Z]//g' | tr -d '\r')
+    if grep -qF -- "$1" <<<"$got"; then ok "zsh: $2 -> $1"
+    else bad "zsh: $2 did not offer $1: $(tail -c 300 <<<"$got")"; fi
+  }
+  zexpect "check --phase=drift" "cutover check --phase=d"
+  zexpect "tls.cert,pg.rowcount" "cutover check --only tls.cert,pg.ro"
+  zexpect "--side" "cutover snapshot --s"
+  zexpect "--skip" "cutover snapshot --s"
 else
   bad "zsh is not installed (ci/deps installs it)"
 fi
