@@ -113,13 +113,17 @@ check "bash-completion's loader finds the file" bash --norc --noprofile -c '
 zshcomp=/usr/share/zsh/vendor-completions/_cutover
 if command -v zsh >/dev/null; then
   check "zsh parses _cutover" zsh -n "$zshcomp"
+  check "zsh's default fpath holds $(dirname "$zshcomp")" \
+    bash -c 'zsh -fc "print -l \$fpath" | grep -qx "$1"' _ "$(dirname "$zshcomp")"
   check "zsh compinit binds cutover to _cutover" zsh -fc "
     autoload -U compinit && compinit -u -d \$(mktemp)
     [[ \${_comps[cutover]} == _cutover ]]"
-  # Real completion: an interactive zsh in a pseudo-terminal, TAB typed.
+  # Real completion: an interactive zsh in a pseudo-terminal, TAB typed,
+  # the package's file first in fpath (a /usr/local copy may exist too).
   zexpect() { # zexpect WANT WORDS: WANT appears in what zsh completes
     local got
-    got=$(timeout 30 zsh -f "$here/zsh_complete.zsh" "$2" 2>&1 |
+    got=$(timeout 30 zsh -f "$here/zsh_complete.zsh" "$2" \
+      "$(dirname "$zshcomp")" 2>&1 |
       sed 's/\x1b\[[0-9;?]*[a-zA-Z]//g' | tr -d '\r')
     if grep -qF -- "$1" <<<"$got"; then ok "zsh: $2 -> $1"
     else bad "zsh: $2 did not offer $1: $(tail -c 300 <<<"$got")"; fi
