@@ -789,6 +789,15 @@ static int completion(const char *shell)
         describing = &cmds[n];
         commands[n].run(2, argv);
         describing = NULL;
+        if (cmds[n].opts == NULL) {
+            /* Fails the build (cmake/completion.cmake): a command whose
+             * options the scripts cannot see would drift. */
+            fprintf(stderr,
+                    "cutover: command \"%s\" did not hand over its options: "
+                    "parse them with next_option() in core/cli.c\n",
+                    commands[n].name);
+            return CO_EXIT_ERROR;
+        }
     }
     if (co_completion_write(stdout, shell, cmds, n, usage_text, help_text) < 0)
         return usage_error("--completion must be bash or zsh, not \"%s\"",
