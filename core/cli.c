@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "completion.h"
 #include "cutover/baseline.h"
 #include "cutover/cutover.h"
 #include "cutover/tls.h"
@@ -110,10 +111,30 @@ static int usage_error(const char *fmt, ...)
     return CO_EXIT_USAGE;
 }
 
+/* Every command parses its options through next_option(). While
+ * `cutover list --completion` describes the commands, it records the
+ * command's tables instead and answers OPT_DESCRIBED, which option_end()
+ * turns into a quiet exit: the scripts come from the tables getopt uses. */
+#define OPT_DESCRIBED (-2)
+static struct co_cli_command *describing;
+
+static int next_option(int argc, char **argv, const char *shortopts,
+                       const struct option *opts)
+{
+    if (describing) {
+        describing->shortopts = shortopts;
+        describing->opts = opts;
+        return OPT_DESCRIBED;
+    }
+    return getopt_long(argc, argv, shortopts, opts, NULL);
+}
+
 /* What every command does with --help, a missing option value and an
  * unknown option; getopt_long runs with a leading ':' in its optstring. */
 static int option_end(int c, char **argv)
 {
+    if (c == OPT_DESCRIBED)
+        return CO_EXIT_OK;
     if (c == 'h') {
         fputs(usage_text, stdout);
         fputs(help_text, stdout);
@@ -325,7 +346,8 @@ enum {
     OPT_FORCE,
     OPT_ANNOTATIONS,
     OPT_NO_STEP_SUMMARY,
-    OPT_CODEQUALITY
+    OPT_CODEQUALITY,
+    OPT_COMPLETION
 };
 
 struct check_args {
@@ -471,7 +493,7 @@ static int parse_check_args(int argc, char **argv, struct check_args *a)
     a->ro.handle_signals = true;
     opterr = 0;
     optind = 1;
-    while ((c = getopt_long(argc, argv, ":c:o:qvh", opts, NULL)) != -1) {
+    while ((c = next_option(argc, argv, ":c:o:qvh", opts)) != -1) {
         if (wrong_command(c, a->snapshot, opts))
             return CO_EXIT_USAGE;
         switch (c) {
@@ -809,6 +831,8 @@ static int cmd_check(int argc, char **argv)
 
 /* ---- list -------------------------------------------------------------- */
 
+static int completion(const char *shell);
+
 static void print_param_default(const struct co_param *p, FILE *out)
 {
     fprintf(out, "%s", p->def ? p->def : "(none)");
@@ -894,16 +918,18 @@ static int cmd_list(int argc, char **argv)
         {"phase", required_argument, NULL, OPT_PHASE},
         {"verbose", no_argument, NULL, 'v'},
         {"man", no_argument, NULL, OPT_MAN},
+        {"completion", required_argument, NULL, OPT_COMPLETION},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     unsigned phase = CO_ALL;
     bool verbose = false, man = false;
+    const char *shell = NULL;
     int c;
 
     opterr = 0;
     optind = 1;
-    while ((c = getopt_long(argc, argv, ":vh", opts, NULL)) != -1) {
+    while ((c = next_option(argc, argv, ":vh", opts)) != -1) {
         switch (c) {
         case OPT_PHASE:
             if (phase_option(optarg, &phase) != 0)
@@ -915,12 +941,17 @@ static int cmd_list(int argc, char **argv)
         case OPT_MAN:
             man = true;
             break;
+        case OPT_COMPLETION:
+            shell = optarg;
+            break;
         default:
             return option_end(c, argv);
         }
     }
     if (optind < argc)
         return usage_error("unexpected argument \"%s\"", argv[optind]);
+    if (shell)
+        return completion(shell);
     if (man)
         list_man();
     else
@@ -945,7 +976,7 @@ static int cmd_config(int argc, char **argv)
 
     opterr = 0;
     optind = 1;
-    while ((c = getopt_long(argc, argv, ":c:h", opts, NULL)) != -1) {
+    while ((c = next_option(argc, argv, ":c:h", opts)) != -1) {
         switch (c) {
         case 'c':
             path = optarg;
@@ -988,7 +1019,7 @@ static int cmd_init(int argc, char **argv)
 
     opterr = 0;
     optind = 1;
-    while ((c = getopt_long(argc, argv, ":o:h", opts, NULL)) != -1) {
+    while ((c = next_option(argc, argv, ":o:h", opts)) != -1) {
         switch (c) {
         case OPT_HEROKU:
             o.heroku = optarg;
@@ -1097,6 +1128,37 @@ static const struct {
     {"check", cmd_check},       {"list", cmd_list}, {"config", cmd_config},
     {"snapshot", cmd_snapshot}, {"init", cmd_init}, {NULL, NULL},
 };
+
+/* `cutover list --completion SHELL` (hidden; the build runs it): each
+ * command runs once in describe mode and hands over its option tables. */
+static int completion(const char *shell)
+{
+    struct co_cli_command cmds[sizeof(commands) / sizeof(commands[0])];
+    size_t n = 0;
+
+    for (; commands[n].name; n++) {
+        char *argv[] = {(char *)commands[n].name, (char *)"--help", NULL};
+        cmds[n].name = commands[n].name;
+        cmds[n].shortopts = NULL;
+        cmds[n].opts = NULL;
+        describing = &cmds[n];
+        commands[n].run(2, argv);
+        describing = NULL;
+        if (cmds[n].opts == NULL) {
+            /* Fails the build (cmake/completion.cmake): a command whose
+             * options the scripts cannot see would drift. */
+            fprintf(stderr,
+                    "cutover: command \"%s\" did not hand over its options: "
+                    "parse them with next_option() in core/cli.c\n",
+                    commands[n].name);
+            return CO_EXIT_ERROR;
+        }
+    }
+    if (co_completion_write(stdout, shell, cmds, n, usage_text, help_text) < 0)
+        return usage_error("--completion must be bash or zsh, not \"%s\"",
+                           shell);
+    return CO_EXIT_OK;
+}
 
 int co_cli_main(int argc, char **argv)
 {
