@@ -34,9 +34,11 @@ static const char usage_text[] =
     "                        [--timeout DUR] [--strict]\n"
     "                        [--color auto|always|never] "
     "[--quiet|--verbose]\n"
+    "                        [--shard I/N] [--progress auto|plain|none]\n"
     "       cutover snapshot [-c FILE] --side source|target [-o FILE]\n"
     "                        [--only GLOB]... [--skip GLOB]... [--jobs N]\n"
     "                        [--timeout DUR] [--quiet|--verbose]\n"
+    "                        [--shard I/N] [--progress auto|plain|none]\n"
     "       cutover list     [--phase P] [--verbose]\n"
     "       cutover config   [-c FILE]\n"
     "       cutover --help | --version\n";
@@ -69,6 +71,13 @@ static const char help_text[] =
     "      --color WHEN    auto, always or never (NO_COLOR honoured)\n"
     "  -q, --quiet         no text report on stdout\n"
     "  -v, --verbose       more detail\n"
+    "      --shard I/N     run part I of N (CI matrix jobs): tables, "
+    "patterns,\n"
+    "                      domains, endpoints and outbound targets split by\n"
+    "                      size; whole-resource checks in part 1 only\n"
+    "      --progress M    auto (live on a terminal; with --verbose a line\n"
+    "                      every 10 s otherwise), plain (a line every 10 s,\n"
+    "                      CUTOVER_PROGRESS_INTERVAL) or none; stderr only\n"
     "\n"
     "Exit codes: 0 passed, 1 a check failed, 2 a check could not run,\n"
     "64 usage error, 78 configuration error.\n";
@@ -163,7 +172,9 @@ enum {
     OPT_COLOR,
     OPT_SIDE,
     OPT_MAN,
-    OPT_BASELINE_AS
+    OPT_BASELINE_AS,
+    OPT_SHARD,
+    OPT_PROGRESS
 };
 
 struct check_args {
@@ -175,6 +186,7 @@ struct check_args {
     const char *side;   /* snapshot */
     const char *output; /* snapshot */
     const char *color;
+    const char *progress; /* auto, plain, none */
     bool quiet, verbose, strict;
     struct co_runner_opts ro;
 };
@@ -191,6 +203,26 @@ static int parse_jobs(const char *s, int *jobs)
     if (errno || *end || end == s || v < 1 || v > 256)
         return -1;
     *jobs = (int)v;
+    return 0;
+}
+
+/* "I/N" with 1 <= I <= N <= 1000: 0, or -1. */
+static int parse_shard(const char *s, int *shard, int *nshards)
+{
+    char *end;
+    long i, n;
+
+    if (*s < '0' || *s > '9')
+        return -1;
+    errno = 0;
+    i = strtol(s, &end, 10);
+    if (errno || *end != '/' || end[1] < '0' || end[1] > '9')
+        return -1;
+    n = strtol(end + 1, &end, 10);
+    if (errno || *end || i < 1 || n < 1 || i > n || n > 1000)
+        return -1;
+    *shard = (int)i;
+    *nshards = (int)n;
     return 0;
 }
 
@@ -266,12 +298,15 @@ static int parse_check_args(int argc, char **argv, struct check_args *a)
         {"quiet", no_argument, NULL, 'q'},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
+        {"shard", required_argument, NULL, OPT_SHARD},
+        {"progress", required_argument, NULL, OPT_PROGRESS},
         {NULL, 0, NULL, 0},
     };
     int c;
 
     a->config = DEFAULT_CONFIG;
     a->color = "auto";
+    a->progress = "auto";
     a->ro.phase = CO_ALL;
     a->ro.handle_signals = true;
     opterr = 0;
@@ -339,6 +374,20 @@ static int parse_check_args(int argc, char **argv, struct check_args *a)
                                    "never, not \"%s\"",
                                    optarg);
             a->color = optarg;
+            break;
+        case OPT_SHARD:
+            if (parse_shard(optarg, &a->ro.shard, &a->ro.nshards) < 0)
+                return usage_error("--shard must be I/N with 1 <= I <= N "
+                                   "<= 1000 (e.g. 2/8), not \"%s\"",
+                                   optarg);
+            break;
+        case OPT_PROGRESS:
+            if (strcmp(optarg, "auto") && strcmp(optarg, "plain") &&
+                strcmp(optarg, "none"))
+                return usage_error("--progress must be auto, plain or "
+                                   "none, not \"%s\"",
+                                   optarg);
+            a->progress = optarg;
             break;
         case 'q':
             a->quiet = true;
@@ -444,6 +493,35 @@ static int prepare(int argc, char **argv, struct check_args *a,
     return -1;
 }
 
+/* --progress: auto is live on a terminal (unless --quiet), plain
+ * elsewhere with --verbose, else nothing. */
+static enum co_progress_mode progress_mode(const struct check_args *a)
+{
+    const char *term = getenv("TERM");
+
+    if (strcmp(a->progress, "none") == 0)
+        return CO_PROGRESS_NONE;
+    if (strcmp(a->progress, "plain") == 0)
+        return CO_PROGRESS_PLAIN;
+    if (a->quiet)
+        return CO_PROGRESS_NONE;
+    if (isatty(STDERR_FILENO) == 1 && !(term && strcmp(term, "dumb") == 0))
+        return CO_PROGRESS_LIVE;
+    return a->verbose ? CO_PROGRESS_PLAIN : CO_PROGRESS_NONE;
+}
+
+/* CUTOVER_PROGRESS_INTERVAL (a duration) for plain progress; 0: the
+ * default. */
+static int64_t progress_every(void)
+{
+    const char *e = getenv("CUTOVER_PROGRESS_INTERVAL");
+    int64_t ms = 0;
+
+    if (e == NULL || co_duration_parse(e, &ms) < 0 || ms < 100)
+        return 0;
+    return ms;
+}
+
 /* Runs the selected checks into rep. Returns whether a worker was
  * abandoned inside a check (then leave with _exit). */
 static bool run_checks(const struct co_config *cfg, struct check_args *a,
@@ -457,7 +535,10 @@ static bool run_checks(const struct co_config *cfg, struct check_args *a,
     rep->strict = a->strict;
     if (gethostname(rep->hostname, sizeof(rep->hostname) - 1) < 0)
         snprintf(rep->hostname, sizeof(rep->hostname), "localhost");
-    a->ro.progress = !a->quiet && isatty(STDERR_FILENO) == 1;
+    a->ro.progress = progress_mode(a);
+    a->ro.progress_every_ms = progress_every();
+    rep->shard = a->ro.shard; /* 0 without --shard */
+    rep->nshards = a->ro.nshards;
     if (co_runner_run(cfg, &a->ro, rep, &abandoned) == 1)
         fputs("cutover: interrupted; unfinished cases are marked "
               "\"interrupted\"\n",
