@@ -833,7 +833,9 @@ static void task_line(struct co_task *t, int64_t now, struct co_buf *b)
     co_buf_addf(b, "%s of %s%s %s", d, done < total ? "~" : "", tot, unit);
     if (total > 0)
         co_buf_addf(b, " (%.0f%%)", 100.0 * done / total);
-    if (done <= 0 || secs <= 0) {
+    /* work is reported as pieces end: before 1 % is in (one small table
+     * done, the big one still scanning) a rate would promise nonsense */
+    if (done <= 0 || secs <= 0 || done * 100 < total) {
         co_buf_addf(b, ", %s", el);
         return;
     }
