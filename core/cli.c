@@ -40,9 +40,11 @@ static const char usage_text[] =
     "                        [--annotations github|none] "
     "[--no-step-summary]\n"
     "                        [--codequality FILE]\n"
+    "                        [--shard I/N] [--progress auto|plain|none]\n"
     "       cutover snapshot [-c FILE] --side source|target [-o FILE]\n"
     "                        [--only GLOBS]... [--skip GLOBS]... [--jobs N]\n"
     "                        [--timeout DUR] [--quiet|--verbose]\n"
+    "                        [--shard I/N] [--progress auto|plain|none]\n"
     "       cutover list     [--phase P] [--verbose]\n"
     "       cutover config   [-c FILE] | --schema\n"
     "       cutover init     --heroku FILE --aptible FILE [-o FILE] "
@@ -90,6 +92,13 @@ static const char help_text[] =
     "      --no-step-summary do not append the Markdown report to\n"
     "                      $GITHUB_STEP_SUMMARY\n"
     "      --codequality FILE write a GitLab Code Quality report\n"
+    "      --shard I/N     run part I of N (CI matrix jobs): tables, "
+    "patterns,\n"
+    "                      domains, endpoints and outbound targets split by\n"
+    "                      size; whole-resource checks in part 1 only\n"
+    "      --progress M    auto (live on a terminal; with --verbose a line\n"
+    "                      every 10 s otherwise), plain (a line every 10 s,\n"
+    "                      CUTOVER_PROGRESS_INTERVAL) or none; stderr only\n"
     "\n"
     "Exit codes: 0 passed, 1 a check failed, 2 a check could not run\n"
     "(or nothing was checked), 64 usage error (also: a --only/--skip\n"
@@ -261,6 +270,15 @@ static int selection_empty(const struct co_config *cfg,
     if (co_runner_count(cfg, o) > 0)
         return -1;
     co_buf_init(&b);
+    any.nshards = 1;
+    any.shard = 1;
+    if (o->nshards > 1 && co_runner_count(cfg, &any) > 0) {
+        co_buf_free(&b);
+        return usage_error("--shard %d/%d leaves this job nothing to check: "
+                           "the selected work splits into fewer than %d "
+                           "parts; use fewer shards",
+                           o->shard, o->nshards, o->nshards);
+    }
     any.phase = CO_ALL;
     if (list_selected(cfg, o, false, &b) > 0)
         rc = usage_error("no check selected for --phase %s runs on what "
@@ -347,7 +365,9 @@ enum {
     OPT_ANNOTATIONS,
     OPT_NO_STEP_SUMMARY,
     OPT_CODEQUALITY,
-    OPT_COMPLETION
+    OPT_COMPLETION,
+    OPT_SHARD,
+    OPT_PROGRESS
 };
 
 struct check_args {
@@ -360,6 +380,7 @@ struct check_args {
     const char *output; /* snapshot */
     const char *color;
     const char *openmetrics; /* Prometheus textfile, --openmetrics */
+    const char *progress;    /* auto, plain, none */
     bool quiet, verbose, strict;
     struct co_runner_opts ro;
     const char *annotations; /* "github", "none" or NULL (auto) */
@@ -379,6 +400,26 @@ static int parse_jobs(const char *s, int *jobs)
     if (errno || *end || end == s || v < 1 || v > 256)
         return -1;
     *jobs = (int)v;
+    return 0;
+}
+
+/* "I/N" with 1 <= I <= N <= 1000: 0, or -1. */
+static int parse_shard(const char *s, int *shard, int *nshards)
+{
+    char *end;
+    long i, n;
+
+    if (*s < '0' || *s > '9')
+        return -1;
+    errno = 0;
+    i = strtol(s, &end, 10);
+    if (errno || *end != '/' || end[1] < '0' || end[1] > '9')
+        return -1;
+    n = strtol(end + 1, &end, 10);
+    if (errno || *end || i < 1 || n < 1 || i > n || n > 1000)
+        return -1;
+    *shard = (int)i;
+    *nshards = (int)n;
     return 0;
 }
 
@@ -483,12 +524,15 @@ static int parse_check_args(int argc, char **argv, struct check_args *a)
         {"annotations", required_argument, NULL, OPT_ANNOTATIONS},
         {"no-step-summary", no_argument, NULL, OPT_NO_STEP_SUMMARY},
         {"codequality", required_argument, NULL, OPT_CODEQUALITY},
+        {"shard", required_argument, NULL, OPT_SHARD},
+        {"progress", required_argument, NULL, OPT_PROGRESS},
         {NULL, 0, NULL, 0},
     };
     int c;
 
     a->config = DEFAULT_CONFIG;
     a->color = "auto";
+    a->progress = "auto";
     a->ro.phase = CO_ALL;
     a->ro.handle_signals = true;
     opterr = 0;
@@ -562,6 +606,20 @@ static int parse_check_args(int argc, char **argv, struct check_args *a)
                 return usage_error("%s", "--openmetrics is not an option of "
                                          "`cutover snapshot`");
             a->openmetrics = optarg;
+            break;
+        case OPT_SHARD:
+            if (parse_shard(optarg, &a->ro.shard, &a->ro.nshards) < 0)
+                return usage_error("--shard must be I/N with 1 <= I <= N "
+                                   "<= 1000 (e.g. 2/8), not \"%s\"",
+                                   optarg);
+            break;
+        case OPT_PROGRESS:
+            if (strcmp(optarg, "auto") && strcmp(optarg, "plain") &&
+                strcmp(optarg, "none"))
+                return usage_error("--progress must be auto, plain or "
+                                   "none, not \"%s\"",
+                                   optarg);
+            a->progress = optarg;
             break;
         case 'q':
             a->quiet = true;
@@ -742,6 +800,35 @@ static int prepare(int argc, char **argv, struct check_args *a,
     return -1;
 }
 
+/* --progress: auto is live on a terminal (unless --quiet), plain
+ * elsewhere with --verbose, else nothing. */
+static enum co_progress_mode progress_mode(const struct check_args *a)
+{
+    const char *term = getenv("TERM");
+
+    if (strcmp(a->progress, "none") == 0)
+        return CO_PROGRESS_NONE;
+    if (strcmp(a->progress, "plain") == 0)
+        return CO_PROGRESS_PLAIN;
+    if (a->quiet)
+        return CO_PROGRESS_NONE;
+    if (isatty(STDERR_FILENO) == 1 && !(term && strcmp(term, "dumb") == 0))
+        return CO_PROGRESS_LIVE;
+    return a->verbose ? CO_PROGRESS_PLAIN : CO_PROGRESS_NONE;
+}
+
+/* CUTOVER_PROGRESS_INTERVAL (a duration) for plain progress; 0: the
+ * default. */
+static int64_t progress_every(void)
+{
+    const char *e = getenv("CUTOVER_PROGRESS_INTERVAL");
+    int64_t ms = 0;
+
+    if (e == NULL || co_duration_parse(e, &ms) < 0 || ms < 100)
+        return 0;
+    return ms;
+}
+
 /* Runs the selected checks into rep. Returns whether a worker was
  * abandoned inside a check (then leave with _exit). */
 static bool run_checks(const struct co_config *cfg, struct check_args *a,
@@ -755,7 +842,10 @@ static bool run_checks(const struct co_config *cfg, struct check_args *a,
     rep->strict = a->strict;
     if (gethostname(rep->hostname, sizeof(rep->hostname) - 1) < 0)
         snprintf(rep->hostname, sizeof(rep->hostname), "localhost");
-    a->ro.progress = !a->quiet && isatty(STDERR_FILENO) == 1;
+    a->ro.progress = progress_mode(a);
+    a->ro.progress_every_ms = progress_every();
+    rep->shard = a->ro.shard; /* 0 without --shard */
+    rep->nshards = a->ro.nshards;
     if (co_runner_run(cfg, &a->ro, rep, &abandoned) == 1)
         fputs("cutover: interrupted; unfinished cases are marked "
               "\"interrupted\"\n",

@@ -171,6 +171,17 @@ static void j_property(struct junit *j, const char *name, const char *value)
     j_end(j);
 }
 
+/* "shard" = "I/N" under --shard I/N. */
+static void shard_property(struct junit *j)
+{
+    char shard[32];
+
+    if (j->rep->nshards == 0)
+        return;
+    snprintf(shard, sizeof(shard), "%d/%d", j->rep->shard, j->rep->nshards);
+    j_property(j, "shard", shard);
+}
+
 /* Phase, version, and each resource's masked endpoints. The strings in a
  * report were masked when stored, so they are written as they are. */
 static void write_properties(struct junit *j, size_t first)
@@ -184,6 +195,7 @@ static void write_properties(struct junit *j, size_t first)
     j_start(j, "properties");
     j_property(j, "phase", rep->phase ? rep->phase : "");
     j_property(j, "tool.version", rep->tool_version ? rep->tool_version : "");
+    shard_property(j);
     for (i = first; i < rep->nresults; i++) {
         r = &rep->results[i];
         if (strcmp(r->check, id) != 0)
@@ -415,6 +427,7 @@ static void write_empty_suite(struct junit *j)
     j_property(j, "phase", j->rep->phase ? j->rep->phase : "");
     j_property(j, "tool.version",
                j->rep->tool_version ? j->rep->tool_version : "");
+    shard_property(j);
     j_end(j);
     suite_tail(j, "");
 }

@@ -58,6 +58,7 @@ struct co_report {
     double duration_ms;
     char hostname[256];
     bool strict;
+    int shard, nshards;        /* --shard I/N; 0 and 0: the whole run */
     struct co_result *results; /* grouped by check, in registry order */
     size_t nresults;
     const char *config_path; /* the config file as given, or NULL */
