@@ -183,8 +183,8 @@ static enum vkind meta_kind(const char *meta)
     if (meta[0] == '\0' || strcmp(meta, "FILE") == 0 ||
         strcmp(meta, "DIR") == 0 || strcmp(meta, "PATH") == 0)
         return V_FILE; /* unknown: what a shell offers by default */
-    if (strcmp(meta, "GLOB") == 0)
-        return V_CHECK;
+    if (strcmp(meta, "GLOB") == 0 || strcmp(meta, "GLOBS") == 0)
+        return V_CHECK; /* GLOBS: a comma list of them */
     if (strchr(meta, '|'))
         return V_WORDS;
     return V_NONE;

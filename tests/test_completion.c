@@ -81,7 +81,7 @@ START_TEST(bash_per_command_and_hidden)
     expect("cutover snapshot --s", "--side --skip");
     expect("cutover check --s", "--skip --strict");
     expect("cutover list --", "--help --phase --verbose"); /* no --man */
-    expect("cutover config -", "--config --help -c -h");
+    expect("cutover config -", "--config --help --schema -c -h");
 }
 END_TEST
 
