@@ -30,10 +30,9 @@
 #include "reports.h"
 
 const struct co_reporter *const co_reporters[] = {
-    &co_reporter_junit, &co_reporter_json,        &co_reporter_markdown,
-    &co_reporter_text,  &co_reporter_openmetrics,
-    &co_reporter_junit, &co_reporter_json,   &co_reporter_markdown,
-    &co_reporter_text,  &co_reporter_github, &co_reporter_codequality,
+    &co_reporter_junit,       &co_reporter_json,        &co_reporter_markdown,
+    &co_reporter_text,        &co_reporter_openmetrics, &co_reporter_github,
+    &co_reporter_codequality,
 };
 const size_t co_nreporter = sizeof co_reporters / sizeof co_reporters[0];
 
