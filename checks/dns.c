@@ -82,12 +82,8 @@ static void resolvers_init(const struct co_config *cfg,
 
 static int64_t lookup_deadline(const struct co_run *run)
 {
-    int64_t t = co_param_duration_ms(run, "timeout");
-    int64_t d = run->deadline;
-
-    if (t > 0 && co_now_ms() + t < d)
-        d = co_now_ms() + t;
-    return d;
+    return co_deadline_cap(run->deadline,
+                           co_param_duration_ms(run, "timeout"));
 }
 
 static int interrupted(struct co_run *run)

@@ -25,12 +25,8 @@ static const struct co_param http_params[] = {
 
 static int64_t request_deadline(const struct co_run *run)
 {
-    int64_t t = co_param_duration_ms(run, "timeout");
-    int64_t d = run->deadline;
-
-    if (t > 0 && co_now_ms() + t < d)
-        d = co_now_ms() + t;
-    return d;
+    return co_deadline_cap(run->deadline,
+                           co_param_duration_ms(run, "timeout"));
 }
 
 static void latency(struct co_buf *b, const struct co_http_resp *r)

@@ -80,28 +80,19 @@ struct seqs {
 
 /* ---- listing ------------------------------------------------------------ */
 
-static char *quoted2(const char *a, const char *b)
-{
-    char *x = co_pg_quote_ident(a), *y = co_pg_quote_ident(b);
-    char *out = co_asprintf("%s.%s", x, y);
-
-    free(x);
-    free(y);
-    return out;
-}
-
 static void fill(struct seq *s, const PGresult *r, int i)
 {
     memset(s, 0, sizeof(*s));
     s->schema = co_strdup(PQgetvalue(r, i, 0));
     s->name = co_strdup(PQgetvalue(r, i, 1));
     s->qual = co_pg_qualname(s->schema, s->name);
-    s->sql = quoted2(s->schema, s->name);
+    s->sql = co_pg_quote_qualified(s->schema, s->name);
     co_pgtab_parse_i64(PQgetvalue(r, i, 2), &s->inc);
     s->readable = PQgetvalue(r, i, 3)[0] == 't';
     if (!PQgetisnull(r, i, 4) && !PQgetisnull(r, i, 6)) {
         char *t = co_pg_qualname(PQgetvalue(r, i, 4), PQgetvalue(r, i, 5));
-        s->table_sql = quoted2(PQgetvalue(r, i, 4), PQgetvalue(r, i, 5));
+        s->table_sql =
+            co_pg_quote_qualified(PQgetvalue(r, i, 4), PQgetvalue(r, i, 5));
         s->column = co_pg_quote_ident(PQgetvalue(r, i, 6));
         s->fed = co_asprintf("%s.%s", t, PQgetvalue(r, i, 6));
         free(t);

@@ -196,16 +196,6 @@ static void parse_cols(struct co_pgtab *t, const char *json)
     json_decref(arr);
 }
 
-static char *quoted_name(const char *schema, const char *name)
-{
-    char *s = co_pg_quote_ident(schema), *n = co_pg_quote_ident(name);
-    char *out = co_asprintf("%s.%s", s, n);
-
-    free(s);
-    free(n);
-    return out;
-}
-
 static void fill(struct co_pgtab *t, const PGresult *r, int row)
 {
     const char *ps = PQgetisnull(r, row, COL_PSCHEMA)
@@ -218,7 +208,7 @@ static void fill(struct co_pgtab *t, const PGresult *r, int row)
     t->schema = co_strdup(PQgetvalue(r, row, COL_SCHEMA));
     t->name = co_strdup(PQgetvalue(r, row, COL_NAME));
     t->qual = co_pg_qualname(t->schema, t->name);
-    t->sql = quoted_name(t->schema, t->name);
+    t->sql = co_pg_quote_qualified(t->schema, t->name);
     t->relkind = PQgetvalue(r, row, COL_KIND)[0];
     if (ps != NULL && pn != NULL)
         t->parent = co_pg_qualname(ps, pn);

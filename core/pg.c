@@ -792,6 +792,19 @@ static bool pg_usable(struct co_pg *pg)
     return true;
 }
 
+/* Ends op without its result: drops what it was recording and hands its
+ * canceller back (the result itself is dropped by the caller). */
+static void op_drop(struct op *op)
+{
+    op->state = OP_DONE;
+    json_decref(op->rec);
+    op->rec = NULL;
+    if (op->k != NULL) {
+        canceller_release(op->k, co_now_ms());
+        op->k = NULL;
+    }
+}
+
 static void op_lost(struct op *op, const char *why)
 {
     char reason[CO_ERRLEN];
@@ -801,13 +814,7 @@ static void op_lost(struct op *op, const char *why)
     if (reason[0] == '\0')
         snprintf(reason, sizeof(reason), "the server closed the connection");
     pg_fail(op->pg, CO_PG_LOST, "connection lost: %s", reason);
-    op->state = OP_DONE;
-    json_decref(op->rec);
-    op->rec = NULL;
-    if (op->k != NULL) {
-        canceller_release(op->k, co_now_ms());
-        op->k = NULL;
-    }
+    op_drop(op);
     PQclear(op->res);
     op->res = NULL;
 }
@@ -948,13 +955,7 @@ static void op_finish(struct op *op)
  * it. The session stays busy and refuses further work. */
 static void op_abandon(struct op *op)
 {
-    op->state = OP_DONE;
-    json_decref(op->rec);
-    op->rec = NULL;
-    if (op->k != NULL) {
-        canceller_release(op->k, co_now_ms());
-        op->k = NULL;
-    }
+    op_drop(op);
     if (op->stop == CO_PG_OK) /* a stream the callback stopped */
         pg_fail(op->pg, CO_PG_TIMEOUT,
                 "the cancelled statement did not end within %d ms",
@@ -1552,6 +1553,17 @@ char *co_pg_quote_ident(const char *s)
 
     co_buf_init(&b);
     add_quoted(&b, s ? s : "");
+    return co_buf_take(&b);
+}
+
+char *co_pg_quote_qualified(const char *schema, const char *name)
+{
+    struct co_buf b;
+
+    co_buf_init(&b);
+    add_quoted(&b, schema ? schema : "");
+    co_buf_puts(&b, ".");
+    add_quoted(&b, name ? name : "");
     return co_buf_take(&b);
 }
 

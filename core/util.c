@@ -305,6 +305,15 @@ int co_slice_ms(int64_t deadline, int slice)
     return left > slice ? slice : (int)left;
 }
 
+int64_t co_deadline_cap(int64_t deadline, int64_t ms)
+{
+    int64_t now = co_now_ms();
+
+    if (ms > 0 && now + ms < deadline)
+        return now + ms;
+    return deadline;
+}
+
 bool co_cancelled(const atomic_int *cancel)
 {
     return cancel != NULL && atomic_load(cancel) != 0;

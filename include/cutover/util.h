@@ -135,6 +135,9 @@ double co_wall_s(void);
  * deadline (co_now_ms), at most slice, 0 when past. Waiting in slices is
  * how a cancel flag set by a signal is noticed in time. */
 int co_slice_ms(int64_t deadline, int slice);
+/* The earlier of deadline and ms from now; deadline itself when ms <= 0
+ * (a check's own `timeout` param within the task's deadline). */
+int64_t co_deadline_cap(int64_t deadline, int64_t ms);
 /* A cancel flag (the run's, see check.h) is set. NULL: never. */
 bool co_cancelled(const atomic_int *cancel);
 /* pthread_cond_timedwait for at most ms milliseconds from now (the
