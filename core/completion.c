@@ -3,8 +3,8 @@
  * tables the program runs on, so they cannot drift from it:
  *   - the commands and each command's getopt optstring and long-option
  *     table (cli.c hands over the very tables its parsers use);
- *   - the check registry: options whose synopsis says GLOB (--only,
- *     --skip) complete check ids, comma lists included;
+ *   - the check registry: options whose synopsis says GLOB or GLOBS
+ *     (--only, --skip) complete check ids, comma lists included;
  *   - the synopsis and help text: an option written
  *     `--color auto|always|never` completes those words, one written with
  *     FILE completes file names, one with another metavariable (N, DUR)
@@ -183,7 +183,7 @@ static enum vkind meta_kind(const char *meta)
     if (meta[0] == '\0' || strcmp(meta, "FILE") == 0 ||
         strcmp(meta, "DIR") == 0 || strcmp(meta, "PATH") == 0)
         return V_FILE; /* unknown: what a shell offers by default */
-    if (strcmp(meta, "GLOB") == 0)
+    if (strcmp(meta, "GLOB") == 0 || strcmp(meta, "GLOBS") == 0)
         return V_CHECK;
     if (strchr(meta, '|'))
         return V_WORDS;
