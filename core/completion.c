@@ -3,8 +3,8 @@
  * tables the program runs on, so they cannot drift from it:
  *   - the commands and each command's getopt optstring and long-option
  *     table (cli.c hands over the very tables its parsers use);
- *   - the check registry: options whose synopsis says GLOB (--only,
- *     --skip) complete check ids, comma lists included;
+ *   - the check registry: options whose synopsis says GLOB or GLOBS
+ *     (--only, --skip) complete check ids, comma lists included;
  *   - the synopsis and help text: an option written
  *     `--color auto|always|never` completes those words, one written with
  *     FILE completes file names, one with another metavariable (N, DUR)

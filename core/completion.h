@@ -18,8 +18,8 @@ struct co_cli_command {
 /* Writes a completion script for shell "bash" or "zsh" to out. cmds are
  * the commands in the order `cutover` accepts them; usage and help are
  * the synopsis and the option help, where option values are read from
- * (`--color auto|always|never`: those words; FILE: file names; GLOB:
- * check ids). Returns 0, or -1 for a shell it cannot write. */
+ * (`--color auto|always|never`: those words; FILE: file names; GLOB or
+ * GLOBS: check ids). Returns 0, or -1 for a shell it cannot write. */
 int co_completion_write(FILE *out, const char *shell,
                         const struct co_cli_command *cmds, size_t ncmd,
                         const char *usage, const char *help);

@@ -59,9 +59,36 @@ static void expect(const char *words, const char *want)
     free(got);
 }
 
+/* Whether what bash offers for words holds every word of want (space
+ * separated) and none of unwanted (NULL: no such list). Other helpers add
+ * options, so option lists are checked by what they hold. */
+static void expect_has(const char *words, const char *want,
+                       const char *unwanted)
+{
+    char *got = complete(words);
+    char *padded = co_asprintf(" %s ", got);
+    const char *lists[2] = {want, unwanted};
+
+    for (int k = 0; k < 2; k++) {
+        char *l = co_strdup(lists[k] ? lists[k] : "");
+        char *save = NULL;
+        for (char *w = strtok_r(l, " ", &save); w;
+             w = strtok_r(NULL, " ", &save)) {
+            char *pw = co_asprintf(" %s ", w);
+            bool found = strstr(padded, pw) != NULL;
+            ck_assert_msg(found == (k == 0), "%s -> \"%s\": %s %s", words, got,
+                          k == 0 ? "missing" : "should not offer", w);
+            free(pw);
+        }
+        free(l);
+    }
+    free(padded);
+    free(got);
+}
+
 START_TEST(bash_commands_options_values)
 {
-    expect("cutover c", "check config");
+    expect_has("cutover c", "check config", "list snapshot init");
     expect("cutover check --ph", "--phase");
     expect("cutover check --phase dr", "drift");
     expect("cutover check --phase = dr", "drift"); /* --phase=dr */
@@ -78,10 +105,12 @@ END_TEST
  * options: each is offered only what its synopsis names. */
 START_TEST(bash_per_command_and_hidden)
 {
-    expect("cutover snapshot --s", "--shard --side --skip");
-    expect("cutover check --s", "--shard --skip --strict");
-    expect("cutover list --", "--help --phase --verbose"); /* no --man */
-    expect("cutover config -", "--config --help --schema -c -h");
+    expect_has("cutover snapshot --s", "--side --skip", "--strict");
+    expect_has("cutover check --s", "--skip --strict", "--side");
+    expect_has("cutover check -", "-c -q -v -h --junit", "-o --side");
+    expect_has("cutover list --", "--help --phase --verbose",
+               "--man --completion");
+    expect_has("cutover config -", "--config --help -c -h", "--phase");
 }
 END_TEST
 

@@ -92,7 +92,15 @@ expect() { # expect "WANT" WORD...
   if [ "$got" = "$want" ]; then ok "bash: $* -> $got"
   else bad "bash: $* -> \"$got\", want \"$want\""; fi
 }
-expect "check config" cutover c
+expect_has() { # expect_has "WANT..." "NOT..." WORD...: holds WANT, not NOT
+  local want=$1 unwanted=$2 got w miss=; shift 2
+  got=" $(complete_words "$@") "
+  for w in $want; do [[ $got == *" $w "* ]] || miss+=" $w"; done
+  for w in $unwanted; do [[ $got == *" $w "* ]] && miss+=" !$w"; done
+  if [ -z "$miss" ]; then ok "bash: $* -> holds $want"
+  else bad "bash: $* ->$got: wrong:$miss"; fi
+}
+expect_has "check config" "" cutover c
 expect "--phase" cutover check --ph
 expect "drift" cutover check --phase dr
 expect "drift" cutover check --phase = dr
@@ -100,8 +108,10 @@ expect "pg.connect" cutover check --only pg.con
 expect "tls.cert,pg.rowcount" cutover check --only tls.cert,pg.ro
 expect "always auto" cutover check --color a
 expect "source target" cutover snapshot --side ""
-expect "--side --skip" cutover snapshot --s
-expect "--skip --strict" cutover check --s
+# one getopt table serves check and snapshot; each gets its own options
+expect_has "--side --skip" "--strict" cutover snapshot --s
+expect_has "--skip --strict" "--side" cutover check --s
+expect_has "--heroku --aptible --force" "--phase" cutover init --
 # every check id of `cutover list` is offered after --only
 ids=$(/usr/bin/cutover list | awk 'NR > 1 {print $1}' | sort | xargs)
 expect "$ids" cutover check --only ""
