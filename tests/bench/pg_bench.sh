@@ -19,6 +19,7 @@
 #            (default bench_pg)
 #   --drop   drop the databases at the end (else kept for the next run)
 #   --checksum-only  skip the pg.rowcount benchmark
+#   --big-only       only the 30M table (implies --big, --checksum-only)
 #
 # Uses the running test bed (ci/services start). Creates, on both
 # clusters, `bench_pg` (3M rows: id bigint primary key, text,
@@ -56,6 +57,7 @@ SESSIONS=1
 PREFIX=bench_pg
 DROP=0
 ROWCOUNT=1
+SMALL=1
 while [ $# -gt 0 ]; do
     case $1 in
     --big) BIG=1 ;;
@@ -65,7 +67,8 @@ while [ $# -gt 0 ]; do
     --prefix) PREFIX=$2; shift ;;
     --drop) DROP=1 ;;
     --checksum-only) ROWCOUNT=0 ;;
-    -h | --help) sed -n '2,42p' "$0"; exit 0 ;;
+    --big-only) BIG=1 ROWCOUNT=0 SMALL=0 ;;
+    -h | --help) sed -n '2,43p' "$0"; exit 0 ;;
     *) BIN=$1 ;;
     esac
     shift
@@ -362,8 +365,10 @@ print(len(st), "cases,", st.count("pass"), "pass")' "$WORK/out.json")
     printf '  peak RSS               %8d KiB\n' "$rss"
 }
 
-make_big "$PREFIX" 3000000
-checksum_bench "$PREFIX" 3000000
+if [ $SMALL = 1 ]; then
+    make_big "$PREFIX" 3000000
+    checksum_bench "$PREFIX" 3000000
+fi
 if [ $ROWCOUNT = 1 ]; then
     make_200
     rowcount_bench
