@@ -81,8 +81,10 @@ enum qtype {
     T_HASH,  /* HLEN */
     T_ZLIVE, /* ZCOUNT key (now +inf: RQ registries score entries by
                 expiry time, and RQ's own count drops expired ones */
-    T_INDEX  /* a zset whose members m name lists <each><m>; the count is
+    T_INDEX, /* a zset whose members m name lists <each>m; the count is
                 the sum of their lengths (resque-scheduler delayed jobs) */
+    T_SINDEX /* a set whose members m name hashes <each>m<tail>; the count
+                is the sum of their lengths (Sidekiq's busy jobs) */
 };
 
 /* A key of the layout; "{q}" in key stands for the queue name. */
@@ -91,7 +93,8 @@ struct qkey {
     enum qtype type;
     enum qrole role;
     const char *label; /* case name when not the key itself, or NULL */
-    const char *each;  /* T_INDEX: prefix of the member lists */
+    const char *each;  /* T_INDEX, T_SINDEX: before the member */
+    const char *tail;  /* T_SINDEX: after the member */
 };
 
 struct qframework {
@@ -108,29 +111,33 @@ struct qframework {
 };
 
 /* Sidekiq 6 (lib/sidekiq/api.rb): Queue#size is LLEN queue:NAME, the
- * sorted sets' #size ZCARD, ProcessSet#size SCARD processes. */
+ * sorted sets' #size ZCARD, ProcessSet#size SCARD processes; the jobs
+ * running now (Sidekiq::WorkSet, "busy") are the <process>:workers
+ * hashes, kept by each process's heartbeat (not namespaced members). */
 static const struct qkey sidekiq_q[] = {
-    {"queue:{q}", T_LIST, Q_PENDING, NULL, NULL},
+    {"queue:{q}", T_LIST, Q_PENDING, NULL, NULL, NULL},
     {0},
 };
 static const struct qkey sidekiq_g[] = {
-    {"schedule", T_ZSET, Q_MOVED, NULL, NULL},
-    {"retry", T_ZSET, Q_MOVED, NULL, NULL},
-    {"dead", T_ZSET, Q_KEPT, NULL, NULL},
-    {"processes", T_SET, Q_WORKERS, NULL, NULL},
+    {"schedule", T_ZSET, Q_MOVED, NULL, NULL, NULL},
+    {"retry", T_ZSET, Q_MOVED, NULL, NULL, NULL},
+    {"dead", T_ZSET, Q_KEPT, NULL, NULL, NULL},
+    {"processes", T_SET, Q_WORKERS, NULL, NULL, NULL},
+    {"processes", T_SINDEX, Q_INFLIGHT, "busy", "", ":workers"},
     {0},
 };
 /* Resque, and resque-scheduler's delayed jobs: delayed:<ts> lists indexed
  * by the delayed_queue_schedule zset (whose size counts timestamps, not
  * jobs). */
 static const struct qkey resque_q[] = {
-    {"queue:{q}", T_LIST, Q_PENDING, NULL, NULL},
+    {"queue:{q}", T_LIST, Q_PENDING, NULL, NULL, NULL},
     {0},
 };
 static const struct qkey resque_g[] = {
-    {"delayed_queue_schedule", T_INDEX, Q_MOVED, "delayed:*", "delayed:"},
-    {"failed", T_LIST, Q_KEPT, NULL, NULL},
-    {"workers", T_SET, Q_WORKERS, NULL, NULL},
+    {"delayed_queue_schedule", T_INDEX, Q_MOVED, "delayed:*",
+     "delayed:", NULL},
+    {"failed", T_LIST, Q_KEPT, NULL, NULL, NULL},
+    {"workers", T_SET, Q_WORKERS, NULL, NULL, NULL},
     {0},
 };
 /* kombu's Redis transport: a queue is the list NAME plus NAME\x06\x16P
@@ -138,40 +145,40 @@ static const struct qkey resque_g[] = {
  * (unacked_index only orders the same delivery tags by time, and kombu
  * restores nothing that is not in the hash: not counted twice). */
 static const struct qkey celery_q[] = {
-    {"{q}", T_LIST, Q_PENDING, NULL, NULL},
+    {"{q}", T_LIST, Q_PENDING, NULL, NULL, NULL},
     {0},
 };
 static const struct qkey celery_g[] = {
-    {"unacked", T_HASH, Q_INFLIGHT, NULL, NULL},
+    {"unacked", T_HASH, Q_INFLIGHT, NULL, NULL, NULL},
     {0},
 };
 /* BullMQ: every state Queue#getJobCounts() reports, same commands. */
 static const struct qkey bullmq_q[] = {
-    {"{q}:wait", T_LIST, Q_PENDING, NULL, NULL},
-    {"{q}:paused", T_LIST, Q_PENDING, NULL, NULL},
-    {"{q}:prioritized", T_ZSET, Q_PENDING, NULL, NULL},
-    {"{q}:waiting-children", T_ZSET, Q_PENDING, NULL, NULL},
-    {"{q}:active", T_LIST, Q_INFLIGHT, NULL, NULL},
-    {"{q}:delayed", T_ZSET, Q_MOVED, NULL, NULL},
-    {"{q}:failed", T_ZSET, Q_KEPT, NULL, NULL},
-    {"{q}:completed", T_ZSET, Q_HISTORY, NULL, NULL},
+    {"{q}:wait", T_LIST, Q_PENDING, NULL, NULL, NULL},
+    {"{q}:paused", T_LIST, Q_PENDING, NULL, NULL, NULL},
+    {"{q}:prioritized", T_ZSET, Q_PENDING, NULL, NULL, NULL},
+    {"{q}:waiting-children", T_ZSET, Q_PENDING, NULL, NULL, NULL},
+    {"{q}:active", T_LIST, Q_INFLIGHT, NULL, NULL, NULL},
+    {"{q}:delayed", T_ZSET, Q_MOVED, NULL, NULL, NULL},
+    {"{q}:failed", T_ZSET, Q_KEPT, NULL, NULL, NULL},
+    {"{q}:completed", T_ZSET, Q_HISTORY, NULL, NULL, NULL},
     {0},
 };
 /* RQ 1.x: Queue.count is LLEN rq:queue:NAME; registries are zsets
  * whose .count first drops expired entries (wip, failed, finished);
  * Worker.count is SCARD rq:workers. */
 static const struct qkey rq_q[] = {
-    {"queue:{q}", T_LIST, Q_PENDING, NULL, NULL},
-    {"wip:{q}", T_ZLIVE, Q_INFLIGHT, NULL, NULL},
-    {"scheduled:{q}", T_ZSET, Q_MOVED, NULL, NULL},
-    {"deferred:{q}", T_ZSET, Q_MOVED, NULL, NULL},
-    {"failed:{q}", T_ZLIVE, Q_KEPT, NULL, NULL},
-    {"finished:{q}", T_ZLIVE, Q_HISTORY, NULL, NULL},
-    {"canceled:{q}", T_ZSET, Q_HISTORY, NULL, NULL},
+    {"queue:{q}", T_LIST, Q_PENDING, NULL, NULL, NULL},
+    {"wip:{q}", T_ZLIVE, Q_INFLIGHT, NULL, NULL, NULL},
+    {"scheduled:{q}", T_ZSET, Q_MOVED, NULL, NULL, NULL},
+    {"deferred:{q}", T_ZSET, Q_MOVED, NULL, NULL, NULL},
+    {"failed:{q}", T_ZLIVE, Q_KEPT, NULL, NULL, NULL},
+    {"finished:{q}", T_ZLIVE, Q_HISTORY, NULL, NULL, NULL},
+    {"canceled:{q}", T_ZSET, Q_HISTORY, NULL, NULL, NULL},
     {0},
 };
 static const struct qkey rq_g[] = {
-    {"workers", T_SET, Q_WORKERS, NULL, NULL},
+    {"workers", T_SET, Q_WORKERS, NULL, NULL, NULL},
     {0},
 };
 static const struct qkey none_g[] = {{0}};
@@ -197,7 +204,8 @@ struct item {
     char *name;              /* the key as people read it */
     char *keys[MAX_SUBKEYS]; /* full key names, summed */
     int nkeys;
-    char *each; /* T_INDEX: full prefix of the member lists */
+    char *each;       /* T_INDEX, T_SINDEX: full key text before a member */
+    const char *tail; /* T_SINDEX: after it */
     enum qtype type;
     enum qrole role;
     long long count[2];
@@ -257,6 +265,7 @@ static void items_add(struct items *it, const struct qframework *fw,
     x->name = expand(pfx, k->label ? k->label : k->key, q ? q : "");
     x->keys[x->nkeys++] = expand(pfx, k->key, q ? q : "");
     x->each = k->each ? expand(pfx, k->each, NULL) : NULL;
+    x->tail = k->tail ? k->tail : "";
     x->type = k->type;
     x->role = k->role;
     /* kombu keeps priority steps in NAME\x06\x16P next to NAME (P is one
@@ -280,8 +289,9 @@ static void items_free(struct items *it)
 static const char *count_cmd(enum qtype t)
 {
     static const char *const cmds[] = {
-        [T_LIST] = "LLEN", [T_ZSET] = "ZCARD",   [T_SET] = "SCARD",
-        [T_HASH] = "HLEN", [T_ZLIVE] = "ZCOUNT", [T_INDEX] = "ZSCAN"};
+        [T_LIST] = "LLEN",   [T_ZSET] = "ZCARD",   [T_SET] = "SCARD",
+        [T_HASH] = "HLEN",   [T_ZLIVE] = "ZCOUNT", [T_INDEX] = "ZSCAN",
+        [T_SINDEX] = "SSCAN"};
     return cmds[t];
 }
 
@@ -320,46 +330,45 @@ static int scan_all(struct co_redis *r, const char *cmd, const char *key,
                     const char *match,
                     void (*fn)(const redisReply *e, void *p), void *payload);
 
-/* ZSCAN members, every other element of the reply (the rest are
- * scores). */
-struct zmembers {
+/* Scanned members; with ZSCAN every other element is a score. */
+struct members {
     struct co_strlist m;
-    bool score_next;
+    bool zset, score_next;
 };
 
-static void zmember(const redisReply *e, void *p)
+static void member(const redisReply *e, void *p)
 {
-    struct zmembers *z = p;
+    struct members *z = p;
 
     if (!z->score_next)
         co_strlist_add(&z->m, e->str);
-    z->score_next = !z->score_next;
+    z->score_next = z->zset && !z->score_next;
 }
 
-/* T_INDEX: ZSCAN the index, then LLEN <each><member> for every member
- * in one pipelined round trip, summed. */
+/* T_INDEX / T_SINDEX: scan the index, then LLEN / HLEN the key each
+ * member names, in one pipelined round trip, summed. */
 static int count_index(struct co_redis *r, struct item *x, int side)
 {
-    struct zmembers z = {{NULL, 0}, false};
-    int rc = scan_all(r, "ZSCAN", x->keys[0], NULL, zmember, &z);
+    bool zset = x->type == T_INDEX;
+    const char *len = zset ? "LLEN" : "HLEN";
+    struct members z = {{NULL, 0}, zset, false};
+    int rc = scan_all(r, count_cmd(x->type), x->keys[0], NULL, member, &z);
     char **keys;
 
-    if (rc < 0) {
+    if (rc != 0) {
+        if (rc > 0)
+            snprintf(x->err[side], sizeof(x->err[side]), "%s: %s %s: not a %s",
+                     r->side, count_cmd(x->type), x->keys[0],
+                     zset ? "sorted set" : "set");
         co_strlist_free(&z.m);
-        return -1;
-    }
-    if (rc > 0) {
-        snprintf(x->err[side], sizeof(x->err[side]),
-                 "%s: ZSCAN %s: not a sorted set", r->side, x->keys[0]);
-        co_strlist_free(&z.m);
-        return 0;
+        return rc < 0 ? -1 : 0;
     }
     keys = co_malloc((z.m.n + 1) * sizeof(*keys));
     for (size_t i = 0; i < z.m.n; i++) {
-        keys[i] = co_asprintf("%s%s", x->each, z.m.v[i]);
-        co_redis_appendl(r, "LLEN", keys[i], NULL);
+        keys[i] = co_asprintf("%s%s%s", x->each, z.m.v[i], x->tail);
+        co_redis_appendl(r, len, keys[i], NULL);
     }
-    rc = take_counts(r, x, side, keys, z.m.n, "LLEN");
+    rc = take_counts(r, x, side, keys, z.m.n, len);
     for (size_t i = 0; i < z.m.n; i++)
         free(keys[i]);
     free(keys);
@@ -368,7 +377,7 @@ static int count_index(struct co_redis *r, struct item *x, int side)
 }
 
 /* Every count of one side in one pipelined round trip (and one more
- * scan per T_INDEX item). */
+ * scan per T_INDEX/T_SINDEX item). */
 static int count_side(struct co_redis *r, struct items *it, int side)
 {
     char now[32];
@@ -381,18 +390,19 @@ static int count_side(struct co_redis *r, struct items *it, int side)
             const struct item *x = &it->v[i];
             if (x->type == T_ZLIVE)
                 co_redis_appendl(r, "ZCOUNT", x->keys[k], now, "+inf", NULL);
-            else if (x->type != T_INDEX)
+            else if (x->type != T_INDEX && x->type != T_SINDEX)
                 co_redis_appendl(r, count_cmd(x->type), x->keys[k], NULL);
         }
     for (size_t i = 0; i < it->n; i++) {
         struct item *x = &it->v[i];
-        if (x->type != T_INDEX &&
+        if (x->type != T_INDEX && x->type != T_SINDEX &&
             take_counts(r, x, side, x->keys, (size_t)x->nkeys,
                         count_cmd(x->type)) < 0)
             return -1;
     }
     for (size_t i = 0; i < it->n; i++)
-        if (it->v[i].type == T_INDEX && count_index(r, &it->v[i], side) < 0)
+        if ((it->v[i].type == T_INDEX || it->v[i].type == T_SINDEX) &&
+            count_index(r, &it->v[i], side) < 0)
             return -1;
     return 0;
 }

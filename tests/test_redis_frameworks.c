@@ -19,10 +19,13 @@
  */
 #include <check.h>
 #include <jansson.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/types.h>
+#include <unistd.h>
 
 #include "checkrun.h"
 #include "cutover/util.h"
@@ -342,6 +345,59 @@ START_TEST(test_sidekiq_namespace)
     run_counted(cfg, "post", 0, &b, &o);
     expect(&o, "myapp:queue:default", "pass", W("source drained (0)"));
     expect(&o, "myapp:retry", "pass", W("moved: source 0, target 2"));
+    tu_outcome_free(&o);
+    both_free(&b);
+    flush_db(DB_SIDEKIQ);
+    free(cfg);
+}
+END_TEST
+
+/* A Sidekiq server running a job: its process is registered and the
+ * job is busy (Sidekiq::WorkSet); stopped, Sidekiq puts the job back in
+ * its queue. */
+START_TEST(test_sidekiq_running_server)
+{
+    char *cfg = config(DB_SIDEKIQ, "sidekiq", NULL);
+    char *cmd, *out = NULL;
+    struct both b;
+    struct tu_outcome o;
+    int pid, waited = 0;
+
+    flush_db(DB_SIDEKIQ);
+    free(script(RUBY, SIDEKIQ, "%d %d slow", src_port, DB_SIDEKIQ));
+    /* `timeout` stops it even when this test aborts; $! is its pid */
+    cmd =
+        co_asprintf("cd '%s/tests/frameworks' || exit 1; SIDEKIQ_TEST_PORT=%d "
+                    "SIDEKIQ_TEST_DB=%d timeout 90 " RUBY
+                    " /usr/bin/sidekiq -r ./sidekiq_app.rb -q slow -c 2 "
+                    "-t 1 >/dev/null 2>&1 & echo $!",
+                    tu_source_dir(), src_port, DB_SIDEKIQ);
+    ck_assert_int_eq(tu_sh(cmd, &out), 0);
+    pid = (int)strtol(out, NULL, 10);
+    ck_assert_msg(pid > 0, "sidekiq pid: %s", out);
+    free(out);
+    free(cmd);
+    free(script(RUBY, SIDEKIQ, "%d %d wait-busy", src_port, DB_SIDEKIQ));
+    counts_both(&b, RUBY, SIDEKIQ, DB_SIDEKIQ, "");
+    run_counted(cfg, "post", 1, &b, &o);
+    expect(&o, "busy", "fail",
+           W("busy: source still holds 1 in-flight jobs", "not drained"));
+    expect(&o, "processes", "warn",
+           W("1 worker processes still registered on the source"));
+    expect(&o, "queue:slow", "pass", W("source drained (0)"));
+    tu_outcome_free(&o);
+    both_free(&b);
+
+    kill(pid, SIGTERM);
+    while (kill(pid, 0) == 0 && waited++ < 150)
+        usleep(100 * 1000);
+    ck_assert_msg(kill(pid, 0) != 0, "sidekiq %d did not stop", pid);
+    counts_both(&b, RUBY, SIDEKIQ, DB_SIDEKIQ, "");
+    run_counted(cfg, "post", 1, &b, &o);
+    expect(&o, "queue:slow", "fail",
+           W("queue:slow: source still holds 1 pending jobs"));
+    expect(&o, "busy", "pass", W("source drained (0)"));
+    expect(&o, "processes", "pass", W("no workers left on the source"));
     tu_outcome_free(&o);
     both_free(&b);
     flush_db(DB_SIDEKIQ);
@@ -676,12 +732,13 @@ static Suite *frameworks_suite(void)
     Suite *s = suite_create("redis_frameworks");
     TCase *tc = tcase_create("frameworks");
 
-    tcase_set_timeout(tc, 120);
+    tcase_set_timeout(tc, 240);
     tcase_add_test(tc, test_sidekiq_pre_depths);
     tcase_add_test(tc, test_sidekiq_undrained_post_fails);
     tcase_add_test(tc, test_sidekiq_drained_and_moved_passes);
     tcase_add_test(tc, test_sidekiq_set_short_on_target_fails);
     tcase_add_test(tc, test_sidekiq_namespace);
+    tcase_add_test(tc, test_sidekiq_running_server);
     tcase_add_test(tc, test_celery_pre_depths);
     tcase_add_test(tc, test_celery_keyprefix_colon_undrained_fails);
     tcase_add_test(tc, test_celery_keyprefix_no_colon_unacked_fails);

@@ -7,40 +7,23 @@
 #                   1 dead job (Sidekiq::DeadSet#kill)
 #           drain   empties the queues (Sidekiq::Queue#clear)
 #           clear-sets  empties schedule, retry and dead (#clear)
+#           slow    1 job in "slow" that runs for 30 s
+#           wait-busy  waits until a Sidekiq server runs it (WorkSet)
 #           counts  prints {"<case name>": N, ...}: Queue#size,
-#                   ScheduledSet/RetrySet/DeadSet#size, ProcessSet#size
+#                   ScheduledSet/RetrySet/DeadSet#size, ProcessSet#size,
+#                   WorkSet#size ("busy")
 # NAMESPACE: redis-namespace, as Sidekiq's `namespace:` option.
 # The password comes from CUTOVER_TB_REDIS_PASSWORD, never argv.
 require "json"
-require "sidekiq"
 require "sidekiq/api"
 require "sidekiq/job_retry"
 
 port, db, action, ns = ARGV
 abort "usage: sidekiq_jobs.rb PORT DB ACTION [NAMESPACE]" if action.nil?
-redis = {url: "redis://127.0.0.1:#{port}/#{db}",
-         password: ENV.fetch("CUTOVER_TB_REDIS_PASSWORD", nil)}
-redis[:namespace] = ns if ns && !ns.empty?
-Sidekiq.configure_client { |c| c.redis = redis }
-Sidekiq.configure_server { |c| c.redis = redis }
-Sidekiq.logger.level = Logger::FATAL
-Redis.silence_deprecations = true if Redis.respond_to?(:silence_deprecations=)
-
-class HardJob
-  include Sidekiq::Worker
-  sidekiq_options retry: 5
-
-  def perform(n)
-  end
-end
-
-class MailJob
-  include Sidekiq::Worker
-  sidekiq_options queue: "mailers"
-
-  def perform(n)
-  end
-end
+ENV["SIDEKIQ_TEST_PORT"] = port
+ENV["SIDEKIQ_TEST_DB"] = db
+ENV["SIDEKIQ_TEST_NS"] = ns.to_s
+require_relative "sidekiq_app"
 
 # A job failing under Sidekiq's own retry logic lands in the retry set.
 def fail_once(n)
@@ -63,6 +46,15 @@ when "fill"
   dead = {"class" => "HardJob", "args" => [7], "queue" => "default",
           "jid" => SecureRandom.hex(12)}
   Sidekiq::DeadSet.new.kill(JSON.dump(dead), notify_failure: false)
+when "slow"
+  SlowJob.perform_async(30)
+when "wait-busy"
+  # until a running Sidekiq server reports the slow job busy (heartbeat)
+  150.times do
+    break if Sidekiq::WorkSet.new.size.positive?
+    sleep 0.1
+  end
+  abort "no busy job after 15s" unless Sidekiq::WorkSet.new.size.positive?
 when "drain"
   Sidekiq::Queue.all.each(&:clear)
 when "clear-sets"
@@ -77,6 +69,7 @@ when "counts"
   out["#{pfx}retry"] = Sidekiq::RetrySet.new.size
   out["#{pfx}dead"] = Sidekiq::DeadSet.new.size
   out["#{pfx}processes"] = Sidekiq::ProcessSet.new(false).size
+  out["#{pfx}busy"] = Sidekiq::WorkSet.new.size
   puts JSON.generate(out)
 else
   abort "unknown action #{action}"
