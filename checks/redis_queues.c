@@ -75,16 +75,18 @@ enum qrole {
 };
 
 enum qtype {
-    T_LIST,  /* LLEN */
-    T_ZSET,  /* ZCARD */
-    T_SET,   /* SCARD */
-    T_HASH,  /* HLEN */
-    T_ZLIVE, /* ZCOUNT key (now +inf: RQ registries score entries by
-                expiry time, and RQ's own count drops expired ones */
-    T_INDEX, /* a zset whose members m name lists <each>m; the count is
-                the sum of their lengths (resque-scheduler delayed jobs) */
-    T_SINDEX /* a set whose members m name hashes <each>m<tail>; the count
-                is the sum of their lengths (Sidekiq's busy jobs) */
+    T_LIST,   /* LLEN */
+    T_ZSET,   /* ZCARD */
+    T_SET,    /* SCARD */
+    T_HASH,   /* HLEN */
+    T_ZLIVE,  /* ZCOUNT key (now +inf: RQ registries score entries by
+                 expiry time, and RQ's own count drops expired ones */
+    T_INDEX,  /* a zset whose members m name lists <each>m; the count is
+                 the sum of their lengths (resque-scheduler delayed jobs) */
+    T_SINDEX, /* a set whose members m name hashes <each>m<tail>; the count
+                 is the sum of their lengths (Sidekiq's busy jobs) */
+    T_SEXISTS /* a set whose members m name keys <each>m<tail>; the count
+                 is how many exist (Resque's workers at work) */
 };
 
 /* A key of the layout; "{q}" in key stands for the queue name. */
@@ -128,7 +130,8 @@ static const struct qkey sidekiq_g[] = {
 };
 /* Resque, and resque-scheduler's delayed jobs: delayed:<ts> lists indexed
  * by the delayed_queue_schedule zset (whose size counts timestamps, not
- * jobs). */
+ * jobs). A worker at work holds its job in worker:<member of workers>
+ * (Resque.working; node-resque's workingOn). */
 static const struct qkey resque_q[] = {
     {"queue:{q}", T_LIST, Q_PENDING, NULL, NULL, NULL},
     {0},
@@ -138,6 +141,7 @@ static const struct qkey resque_g[] = {
      "delayed:", NULL},
     {"failed", T_LIST, Q_KEPT, NULL, NULL, NULL},
     {"workers", T_SET, Q_WORKERS, NULL, NULL, NULL},
+    {"workers", T_SEXISTS, Q_INFLIGHT, "working", "worker:", ""},
     {0},
 };
 /* kombu's Redis transport: a queue is the list NAME plus NAME\x06\x16P
@@ -289,10 +293,16 @@ static void items_free(struct items *it)
 static const char *count_cmd(enum qtype t)
 {
     static const char *const cmds[] = {
-        [T_LIST] = "LLEN",   [T_ZSET] = "ZCARD",   [T_SET] = "SCARD",
-        [T_HASH] = "HLEN",   [T_ZLIVE] = "ZCOUNT", [T_INDEX] = "ZSCAN",
-        [T_SINDEX] = "SSCAN"};
+        [T_LIST] = "LLEN",    [T_ZSET] = "ZCARD",   [T_SET] = "SCARD",
+        [T_HASH] = "HLEN",    [T_ZLIVE] = "ZCOUNT", [T_INDEX] = "ZSCAN",
+        [T_SINDEX] = "SSCAN", [T_SEXISTS] = "SSCAN"};
     return cmds[t];
+}
+
+/* Counted through an index: a scan first, then one command a member. */
+static bool is_indexed(enum qtype t)
+{
+    return t == T_INDEX || t == T_SINDEX || t == T_SEXISTS;
 }
 
 /* Adds a depth a server reported. A broken or hostile server's numbers
@@ -345,12 +355,13 @@ static void member(const redisReply *e, void *p)
     z->score_next = z->zset && !z->score_next;
 }
 
-/* T_INDEX / T_SINDEX: scan the index, then LLEN / HLEN the key each
- * member names, in one pipelined round trip, summed. */
+/* T_INDEX / T_SINDEX / T_SEXISTS: scan the index, then LLEN / HLEN /
+ * EXISTS the key each member names, in one pipelined round trip,
+ * summed. */
 static int count_index(struct co_redis *r, struct item *x, int side)
 {
     bool zset = x->type == T_INDEX;
-    const char *len = zset ? "LLEN" : "HLEN";
+    const char *len = zset ? "LLEN" : x->type == T_SINDEX ? "HLEN" : "EXISTS";
     struct members z = {{NULL, 0}, zset, false};
     int rc = scan_all(r, count_cmd(x->type), x->keys[0], NULL, member, &z);
     char **keys;
@@ -377,7 +388,7 @@ static int count_index(struct co_redis *r, struct item *x, int side)
 }
 
 /* Every count of one side in one pipelined round trip (and one more
- * scan per T_INDEX/T_SINDEX item). */
+ * scan per indexed item). */
 static int count_side(struct co_redis *r, struct items *it, int side)
 {
     char now[32];
@@ -390,19 +401,18 @@ static int count_side(struct co_redis *r, struct items *it, int side)
             const struct item *x = &it->v[i];
             if (x->type == T_ZLIVE)
                 co_redis_appendl(r, "ZCOUNT", x->keys[k], now, "+inf", NULL);
-            else if (x->type != T_INDEX && x->type != T_SINDEX)
+            else if (!is_indexed(x->type))
                 co_redis_appendl(r, count_cmd(x->type), x->keys[k], NULL);
         }
     for (size_t i = 0; i < it->n; i++) {
         struct item *x = &it->v[i];
-        if (x->type != T_INDEX && x->type != T_SINDEX &&
+        if (!is_indexed(x->type) &&
             take_counts(r, x, side, x->keys, (size_t)x->nkeys,
                         count_cmd(x->type)) < 0)
             return -1;
     }
     for (size_t i = 0; i < it->n; i++)
-        if ((it->v[i].type == T_INDEX || it->v[i].type == T_SINDEX) &&
-            count_index(r, &it->v[i], side) < 0)
+        if (is_indexed(it->v[i].type) && count_index(r, &it->v[i], side) < 0)
             return -1;
     return 0;
 }

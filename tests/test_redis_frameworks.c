@@ -368,7 +368,7 @@ START_TEST(test_sidekiq_running_server)
     /* `timeout` stops it even when this test aborts; $! is its pid */
     cmd =
         co_asprintf("cd '%s/tests/frameworks' || exit 1; SIDEKIQ_TEST_PORT=%d "
-                    "SIDEKIQ_TEST_DB=%d timeout 90 " RUBY
+                    "SIDEKIQ_TEST_DB=%d timeout 180 " RUBY
                     " /usr/bin/sidekiq -r ./sidekiq_app.rb -q slow -c 2 "
                     "-t 1 >/dev/null 2>&1 & echo $!",
                     tu_source_dir(), src_port, DB_SIDEKIQ);
@@ -727,6 +727,31 @@ START_TEST(test_resque_delayed_only)
 }
 END_TEST
 
+/* A worker killed at work leaves its job in worker:<id>: in-flight. */
+START_TEST(test_resque_worker_died_working)
+{
+    char *cfg = config(DB_RESQUE, "resque", NULL);
+    struct both b;
+    struct tu_outcome o;
+
+    flush_db(DB_RESQUE);
+    free(script(NODE, RESQUE, "%d %d working", src_port, DB_RESQUE));
+    counts_both(&b, NODE, RESQUE, DB_RESQUE, "");
+    ck_assert_int_eq(
+        json_integer_value(json_object_get(b.src, "resque:working")), 1);
+    run_counted(cfg, "post", 1, &b, &o);
+    expect(&o, "resque:working", "fail",
+           W("resque:working: source still holds 1 in-flight jobs"));
+    expect(&o, "resque:workers", "warn",
+           W("1 worker processes still registered"));
+    expect(&o, "resque:queue:slow", "pass", W("source drained (0)"));
+    tu_outcome_free(&o);
+    both_free(&b);
+    flush_db(DB_RESQUE);
+    free(cfg);
+}
+END_TEST
+
 static Suite *frameworks_suite(void)
 {
     Suite *s = suite_create("redis_frameworks");
@@ -749,6 +774,7 @@ static Suite *frameworks_suite(void)
     tcase_add_test(tc, test_bullmq_drained_and_moved_passes);
     tcase_add_test(tc, test_resque_undrained_post_fails);
     tcase_add_test(tc, test_resque_delayed_only);
+    tcase_add_test(tc, test_resque_worker_died_working);
     suite_add_tcase(s, tc);
     return s;
 }

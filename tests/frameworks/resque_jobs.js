@@ -9,9 +9,11 @@
 //                    timestamps (2 at one, 1 at the other); 1 failed job
 //                    (a worker ran a job that threw)
 //           delayed  only the 3 delayed jobs
+//           working  a worker takes a slow job and dies at work
 //           drain    empties every queue (Queue#delQueue)
 //           counts   prints {"<case name>": N, ...}: Queue#length of each
-//                    queue, the jobs in Queue#allDelayed(), failedCount()
+//                    queue, the jobs in Queue#allDelayed(), failedCount(),
+//                    workers() and those workingOn() a job
 //   NAMESPACE: node-resque's namespace option (default "resque").
 // The password comes from CUTOVER_TB_REDIS_PASSWORD, never argv.
 "use strict";
@@ -20,7 +22,21 @@ const { Queue, Worker } = require("node-resque");
 const jobs = {
   work: { perform: async () => "ok" },
   boom: { perform: async () => { throw new Error("boom"); } },
+  slow: { perform: () => new Promise((resolve) => setTimeout(resolve, 60000)) },
 };
+
+// A worker takes a slow job and dies at work (killed: no cleanup), as a
+// Resque worker killed mid-job leaves worker:<id> behind.
+async function dieWorking(connection) {
+  const worker = new Worker({ connection, queues: ["slow"], timeout: 20,
+    name: "cutover-test-worker" }, jobs);
+  await worker.connect();
+  const started = new Promise((resolve) => worker.on("job", resolve));
+  worker.start();
+  await started;
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  process.exit(0);
+}
 
 async function failOne(connection) {
   const worker = new Worker({ connection, queues: ["boom"], timeout: 20 },
@@ -57,6 +73,9 @@ async function main() {
     await delayed(queue);
     await queue.enqueue("boom", "boom", [4]);
     await failOne(connection);
+  } else if (action === "working") {
+    await queue.enqueue("slow", "slow", [60]);
+    await dieWorking(connection);
   } else if (action === "delayed") {
     await delayed(queue);
   } else if (action === "drain") {
@@ -70,6 +89,12 @@ async function main() {
       n += list.length;
     out[`${namespace}:delayed:*`] = n;
     out[`${namespace}:failed`] = await queue.failedCount();
+    const workers = await queue.workers();
+    out[`${namespace}:workers`] = Object.keys(workers).length;
+    let working = 0;
+    for (const [name, queues] of Object.entries(workers))
+      if (await queue.workingOn(name, queues)) working++;
+    out[`${namespace}:working`] = working;
     console.log(JSON.stringify(out));
   } else {
     throw new Error(`unknown action ${action}`);

@@ -7,7 +7,7 @@
 #                   1 dead job (Sidekiq::DeadSet#kill)
 #           drain   empties the queues (Sidekiq::Queue#clear)
 #           clear-sets  empties schedule, retry and dead (#clear)
-#           slow    1 job in "slow" that runs for 30 s
+#           slow    1 job in "slow" that runs for 10 minutes
 #           wait-busy  waits until a Sidekiq server runs it (WorkSet)
 #           counts  prints {"<case name>": N, ...}: Queue#size,
 #                   ScheduledSet/RetrySet/DeadSet#size, ProcessSet#size,
@@ -47,7 +47,7 @@ when "fill"
           "jid" => SecureRandom.hex(12)}
   Sidekiq::DeadSet.new.kill(JSON.dump(dead), notify_failure: false)
 when "slow"
-  SlowJob.perform_async(30)
+  SlowJob.perform_async(600)
 when "wait-busy"
   # until a running Sidekiq server reports the slow job busy (heartbeat)
   150.times do
