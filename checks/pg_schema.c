@@ -240,6 +240,11 @@ static char *display_name(const struct pgs_kind *k, const struct pgs_obj *o)
         s = co_asprintf("%s(%s)", a, o->sub);
         free(a);
         return s;
+    case PGS_OPER:
+        a = co_pg_qualname(NULL, o->nsp);
+        s = co_asprintf("%s.%s(%s)", a, o->rel, o->sub);
+        free(a);
+        return s;
     case PGS_USING:
         a = co_pg_qualname(o->nsp, o->rel);
         s = co_asprintf("%s USING %s", a, o->sub);

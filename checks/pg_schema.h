@@ -38,6 +38,7 @@ enum pgs_disp {
     PGS_CHILD,  /* nsp.rel.label */
     PGS_INDEX,  /* nsp.label (index names live in the schema) */
     PGS_FUNC,   /* nsp.rel(sub) */
+    PGS_OPER,   /* nsp.rel(sub), rel unquoted: public.===(integer, integer) */
     PGS_USING,  /* nsp.rel USING sub (operator classes and families) */
     PGS_GLOBAL, /* rel: a database-wide object (nsp is '') */
     PGS_TEXT,   /* rel as the query spelled it: "(integer AS public.t)" */

@@ -25,6 +25,12 @@
     "EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = '" cat              \
     "'::regclass AND d.objid = " oid " AND d.deptype = 'e')"
 
+/* The object was made along with another one (a range type's
+ * constructors): pg_dump makes it by making that one. */
+#define INTERNAL(cat, oid)                                                   \
+    "EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = '" cat             \
+    "'::regclass AND d.objid = " oid " AND d.deptype = 'i')"
+
 /* The schemas compared: $1, or every non-system one. */
 #define NS_CTE                                                               \
     "WITH ns AS (SELECT n.oid, n.nspname, n.nspowner, n.nspacl"              \
@@ -328,7 +334,8 @@ static const char policies_sql[] =
     COMMENT("p.oid", "pg_proc")                                              \
     " FROM pg_proc p JOIN ns ON ns.oid = p.pronamespace"                     \
     " JOIN pg_language l ON l.oid = p.prolang"                               \
-    " WHERE NOT " EXT_MEMBER("pg_proc", "p.oid")
+    " WHERE NOT " EXT_MEMBER("pg_proc", "p.oid")                            \
+    " AND NOT " INTERNAL("pg_proc", "p.oid")
 
 /* From 14 on, a BEGIN ATOMIC body lives in prosqlbody, prosrc is empty. */
 static const char functions_sql[] = FUNCTIONS_SQL(
@@ -774,17 +781,17 @@ const struct pgs_kind co_pg_schema_kinds[] = {
     {.one = "operator",
      .many = "operators",
      .sql = operators_sql,
-     .disp = PGS_FUNC,
+     .disp = PGS_OPER,
      .show = "function"},
-    {.one = "operator family",
-     .many = "operator families",
-     .sql = opfamilies_sql,
-     .disp = PGS_USING},
     {.one = "operator class",
      .many = "operator classes",
      .sql = opclasses_sql,
      .disp = PGS_USING,
      .show = "input type"},
+    {.one = "operator family",
+     .many = "operator families",
+     .sql = opfamilies_sql,
+     .disp = PGS_USING},
     {.one = "cast",
      .many = "casts",
      .sql = casts_sql,
