@@ -518,8 +518,9 @@ static const char opclasses_sql[] =
     " JOIN pg_am a ON a.oid = c.opcmethod"
     " WHERE NOT " EXT_MEMBER("pg_opclass", "c.oid");
 
-/* User-made casts (not the built-in ones, not an extension's) that touch
- * a compared schema: its type on either end, or its function. */
+/* User-made casts (not the built-in ones, not an extension's, not a
+ * range's cast to its multirange) that touch a compared schema: its
+ * type on either end, or its function. */
 static const char casts_sql[] =
     NS_CTE
     " SELECT '', format('(%s AS %s)', format_type(c.castsource, NULL),"
@@ -532,6 +533,7 @@ static const char casts_sql[] =
     COMMENT("c.oid", "pg_cast")
     " FROM pg_cast c WHERE c.oid >= 16384"
     " AND NOT " EXT_MEMBER("pg_cast", "c.oid")
+    " AND NOT " INTERNAL("pg_cast", "c.oid")
     " AND EXISTS (SELECT 1 FROM ns WHERE ns.oid IN"
     " ((SELECT t.typnamespace FROM pg_type t WHERE t.oid = c.castsource),"
     " (SELECT t.typnamespace FROM pg_type t WHERE t.oid = c.casttarget),"

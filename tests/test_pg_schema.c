@@ -1238,7 +1238,7 @@ static const char built_create_sql[] =
     "CREATE INDEX ON shop (created_at);\n"
     "CREATE TABLE line (id int GENERATED ALWAYS AS IDENTITY PRIMARY KEY,\n"
     "  shop_id bigint REFERENCES shop, qty int);\n"
-    "CREATE STATISTICS ON sku, price FROM shop;\n"
+    "CREATE STATISTICS shop_stats ON sku, price FROM shop;\n"
     "CREATE VIEW cheap AS SELECT id, sku FROM shop WHERE price < 10;\n"
     "CREATE RULE line_keep AS ON DELETE TO line DO INSTEAD NOTHING;\n"
     "CREATE PUBLICATION shop_pub FOR TABLE shop, line;\n"
@@ -1267,7 +1267,7 @@ static const char built_alter_sql[] =
     "ALTER PUBLICATION shop_pub ADD TABLE shop;\n"
     "CREATE RULE line_keep AS ON DELETE TO line DO INSTEAD NOTHING;\n"
     "CREATE VIEW cheap AS SELECT id, sku FROM shop WHERE price < 10;\n"
-    "CREATE STATISTICS ON sku, price FROM shop;\n"
+    "CREATE STATISTICS shop_stats ON sku, price FROM shop;\n"
     "GRANT INSERT, SELECT ON shop TO PUBLIC;\n";
 
 START_TEST(test_built_differently_passes)
@@ -1514,6 +1514,42 @@ START_TEST(test_owners_param)
 }
 END_TEST
 
+START_TEST(test_role_map_config_errors)
+{
+    static const struct {
+        const char *yaml, *want;
+    } bad[] = {
+        {"    role_map: [a, b]\n",
+         "postgres.main.role_map: expected a mapping of names to names"},
+        {"    role_map: {heroku: \"\"}\n", "postgres.main.role_map.heroku: "
+                                           "empty name"},
+    };
+
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        char *dir = tu_tmpdir();
+        char *text = co_asprintf("version: 1\n"
+                                 "postgres:\n"
+                                 "  main:\n"
+                                 "    source: postgres://u@127.0.0.1/db\n"
+                                 "%s",
+                                 bad[i].yaml);
+        char *cfg = tu_write_file(dir, "cutover.yml", text);
+        const char *argv[] = {"cutover", "config", "-c", cfg, NULL};
+        struct tu_proc p;
+
+        ck_assert_int_eq(tu_run(&p, argv, NULL, dir, 30), 0);
+        ck_assert_msg(p.status == 78, "exit %d: %s", p.status, p.err);
+        ck_assert_msg(p.err && strstr(p.err, bad[i].want) &&
+                          strstr(p.err, "cutover.yml:5:"),
+                      "%s", p.err ? p.err : "");
+        tu_proc_free(&p);
+        free(cfg);
+        free(text);
+        free(dir);
+    }
+}
+END_TEST
+
 /* ---- errors --------------------------------------------------------------
  */
 
@@ -1602,6 +1638,7 @@ static Suite *pg_schema_suite(void)
     tcase_add_test(tc, test_built_differently_passes);
     tcase_add_test(tc, test_sections_reordered_passes);
     tcase_add_test(tc, test_role_map);
+    tcase_add_test(tc, test_role_map_config_errors);
     tcase_add_test(tc, test_exclude_hides_table);
     tcase_add_test(tc, test_schemas_restriction);
     tcase_add_test(tc, test_owners_param);
