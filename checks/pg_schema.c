@@ -23,7 +23,12 @@
  * Case names are built here from the raw catalog names with
  * co_pg_qualname, so quotes, spaces and non-ASCII survive intact. Owners,
  * grants and comments are compared only when the params ask: a restore
- * with --no-owner --no-acl changes them on purpose.
+ * with --no-owner --no-acl changes them on purpose. Role names on the
+ * source side are renamed first (the resource's role_map, and the
+ * source's connecting user to the target's), and ACLs are printed in
+ * one canonical order, so a move from Heroku's generated role to
+ * Aptible's compares like for like. Kinds flagged PGS_WARN (column
+ * order, publications) warn instead of failing.
  */
 #include <jansson.h>
 #include <stdint.h>
@@ -48,9 +53,11 @@ enum { COL_NSP, COL_REL, COL_SUB, COL_LABEL, COL_ATTRS };
 
 static const struct co_param pg_schema_params[] = {
     {"owners", CO_P_BOOL, "false",
-     "also compare owners (a --no-owner restore changes them)"},
+     "also compare owners (a --no-owner restore changes them); source "
+     "roles are renamed by the resource's role_map"},
     {"acls", CO_P_BOOL, "false",
-     "also compare privileges (a --no-acl restore drops them)"},
+     "also compare privileges and default privileges (a --no-acl restore "
+     "drops them); source roles are renamed by the resource's role_map"},
     {"comments", CO_P_BOOL, "false", "also compare comments"},
     {0},
 };

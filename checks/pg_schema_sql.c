@@ -198,7 +198,8 @@ static const char sequences_sql[] =
     " THEN a.attstattarget::text END AS \"statistics target\","              \
     " (SELECT string_agg(o, ', ' ORDER BY o COLLATE \"C\")"                  \
     " FROM unnest(a.attoptions) o) AS options, "                             \
-    ACL_JSON("a.attacl") " AS privileges,"                                   \
+    " CASE WHEN a.attacl IS NOT NULL THEN " ACL_JSON("a.attacl")            \
+    " ELSE '[]' END AS privileges,"                                   \
     " col_description(a.attrelid, a.attnum) AS comment"                      \
     " FROM rel r JOIN pg_attribute a ON a.attrelid = r.oid"                  \
     " AND a.attnum > 0 AND NOT a.attisdropped"                               \
