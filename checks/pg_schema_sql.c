@@ -159,6 +159,8 @@ static const char sequences_sql[] =
     " s.seqincrement::text AS increment, s.seqmin::text AS minimum,"
     " s.seqmax::text AS maximum,"
     " CASE WHEN s.seqcycle THEN 'CYCLE' ELSE 'NO CYCLE' END AS cycle,"
+    " CASE r.relpersistence WHEN 'u' THEN 'UNLOGGED' ELSE 'LOGGED' END"
+    " AS persistence,"
     " s.seqcache::text AS cache,"
     " (SELECT format('%I.%I.%I', tn.nspname, t.relname, a.attname)"
     " FROM pg_depend d JOIN pg_class t ON t.oid = d.refobjid"
@@ -174,6 +176,8 @@ static const char sequences_sql[] =
     " WHERE r.relkind = 'S'";
 
 /* By name, not attnum: a restore renumbers around dropped columns.
+ * Views' and materialized views' columns too (ALTER VIEW ... ALTER
+ * COLUMN ... SET DEFAULT, comments, statistics targets).
  * Storage and compression only where they are not the type's default
  * (compression: 14 on). The statistics target is -1 by default up to 16,
  * NULL from 17 on. */
@@ -206,7 +210,7 @@ static const char sequences_sql[] =
     " JOIN pg_type t ON t.oid = a.atttypid"                                  \
     " LEFT JOIN pg_attrdef ad ON ad.adrelid = a.attrelid"                    \
     " AND ad.adnum = a.attnum"                                               \
-    " WHERE r.relkind IN ('r', 'p', 'f')"
+    " WHERE r.relkind IN ('r', 'p', 'f', 'v', 'm')"
 
 static const char columns_sql[] = COLUMNS_SQL(
     "CASE a.attcompression WHEN 'p' THEN 'pglz' WHEN 'l' THEN 'lz4' END");
@@ -240,7 +244,15 @@ static const char indexes_sql[] =
     " x.def || CASE WHEN x.dup > 1 THEN ' #' || x.dup ELSE '' END,"
     " x.relname, x.def AS definition,"
     " CASE WHEN x.indisvalid THEN 'valid' ELSE 'INVALID' END AS validity,"
-    " CASE WHEN x.indisclustered THEN 'CLUSTER ON' END AS cluster, "
+    " CASE WHEN x.indisclustered THEN 'CLUSTER ON' END AS cluster,"
+    " (SELECT string_agg(a.attnum || ': ' || a.attstattarget, ', '"
+    " ORDER BY a.attnum) FROM pg_attribute a"
+    " WHERE a.attrelid = x.indexrelid AND a.attstattarget >= 0)"
+    " AS \"statistics targets\","
+    " (SELECT format('%I.%I', pn.nspname, pc.relname) FROM pg_inherits i"
+    " JOIN pg_class pc ON pc.oid = i.inhparent"
+    " JOIN pg_namespace pn ON pn.oid = pc.relnamespace"
+    " WHERE i.inhrelid = x.indexrelid) AS \"attached to\", "
     COMMENT("x.indexrelid", "pg_class")
     " FROM rel r CROSS JOIN LATERAL (SELECT i.indexrelid, i.indisvalid,"
     " i.indisclustered,"
@@ -328,6 +340,9 @@ static const char policies_sql[] =
     " AS parallel,"                                                          \
     " CASE WHEN p.proleakproof THEN 'LEAKPROOF'"                             \
     " ELSE 'NOT LEAKPROOF' END AS leakproof,"                                \
+    " p.procost::text AS cost,"                                              \
+    " CASE WHEN p.proretset THEN p.prorows::text END AS rows,"               \
+    " nullif(p.prosupport, 0)::regproc::text AS support,"                    \
     " array_to_string(p.proconfig, ', ') AS settings, "                      \
     body " AS body, " AGGREGATE ", "                                         \
     OWNER("p.proowner") ", "                                                 \

@@ -1225,6 +1225,30 @@ START_TEST(test_comments_param)
 }
 END_TEST
 
+/* What pg_dump writes as ALTER statements after the CREATE. */
+START_TEST(test_alter_only_attributes)
+{
+    struct outcome o;
+
+    drift("schema_t_alter",
+          "ALTER VIEW published_posts ALTER COLUMN title SET DEFAULT 'x';"
+          "ALTER FUNCTION add_one(integer) COST 7;"
+          "ALTER INDEX index_posts_on_user_id ALTER COLUMN 1 "
+          "SET STATISTICS 100;",
+          &o);
+    expect_case(&o, "public.published_posts.title", "fail",
+                "column public.published_posts.title",
+                "default (none) on source, 'x'::text on target", NULL);
+    expect_case(&o, "public.add_one(i integer)", "fail",
+                "cost 100 on source, 7 on target", NULL);
+    expect_case(&o, "public.index_posts_on_user_id", "fail",
+                "statistics targets (none) on source, 1: 100 on target", NULL);
+    expect_failures(&o, 3);
+    outcome_free(&o);
+    target_drop("schema_t_alter");
+}
+END_TEST
+
 /* ---- never a false alarm ------------------------------------------------ */
 
 /* The same schema made by CREATE on the source and by ALTERs on the
@@ -1635,6 +1659,7 @@ static Suite *pg_schema_suite(void)
     tcase_add_test(tc, test_large_objects);
     tcase_add_test(tc, test_default_privileges);
     tcase_add_test(tc, test_comments_param);
+    tcase_add_test(tc, test_alter_only_attributes);
     tcase_add_test(tc, test_built_differently_passes);
     tcase_add_test(tc, test_sections_reordered_passes);
     tcase_add_test(tc, test_role_map);
