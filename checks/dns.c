@@ -82,12 +82,8 @@ static void resolvers_init(const struct co_config *cfg,
 
 static int64_t lookup_deadline(const struct co_run *run)
 {
-    int64_t t = co_param_duration_ms(run, "timeout");
-    int64_t d = run->deadline;
-
-    if (t > 0 && co_now_ms() + t < d)
-        d = co_now_ms() + t;
-    return d;
+    return co_deadline_cap(run->deadline,
+                           co_param_duration_ms(run, "timeout"));
 }
 
 static int interrupted(struct co_run *run)
@@ -323,14 +319,15 @@ static void rr_describe(struct co_buf *b, const struct co_dns_rr *rr)
                     rr->name, rr->data, (unsigned long)rr->ttl);
 }
 
-/* Not an answer: NXDOMAIN and friends are the domain's problem (fail),
- * a silent or unreachable resolver is not (error). */
+/* Not an answer: NXDOMAIN and SERVFAIL are what resolvers say of the
+ * domain (its name does not exist, its own servers fail it): fail. A
+ * resolver that refuses us (REFUSED: its ACL, not the domain), does not
+ * answer or cannot be reached was never asked about the domain: error. */
 static enum co_status lookup_status(enum co_net_err e)
 {
     switch (e) {
     case CO_NET_NOTFOUND:
     case CO_NET_DNSFAIL:
-    case CO_NET_REFUSED:
         return CO_FAIL;
     default:
         return CO_ERROR;

@@ -25,12 +25,8 @@ static const struct co_param http_params[] = {
 
 static int64_t request_deadline(const struct co_run *run)
 {
-    int64_t t = co_param_duration_ms(run, "timeout");
-    int64_t d = run->deadline;
-
-    if (t > 0 && co_now_ms() + t < d)
-        d = co_now_ms() + t;
-    return d;
+    return co_deadline_cap(run->deadline,
+                           co_param_duration_ms(run, "timeout"));
 }
 
 static void latency(struct co_buf *b, const struct co_http_resp *r)
@@ -80,19 +76,14 @@ static void verdict(struct co_run *run, const struct co_http_resp *r)
     co_buf_free(&lat);
 }
 
+/* The subject of http.probe is the HTTP answer. An endpoint that
+ * answered something that is not HTTP failed (CO_NET_ERROR: a bad status
+ * line, a reset mid-response); one that could not be reached, did not
+ * answer in time, or whose TLS handshake failed was never looked at:
+ * error (tls.cert judges the certificate and the handshake). */
 static enum co_status failure_status(enum co_net_err e)
 {
-    switch (e) {
-    case CO_NET_TIMEOUT:
-    case CO_NET_REFUSED:
-    case CO_NET_UNREACH:
-    case CO_NET_NOTFOUND:
-        return CO_FAIL;
-    case CO_NET_ERROR: /* TLS failures, bad responses: the endpoint's */
-        return CO_FAIL;
-    default:
-        return CO_ERROR;
-    }
+    return e == CO_NET_ERROR ? CO_FAIL : CO_ERROR;
 }
 
 static int http_probe_run(struct co_run *run)

@@ -54,6 +54,8 @@
  * table's root segments, run every root pass (tables in parallel), then
  * bisect each table that differs. Threads only run SQL and fill their table's
  * state; cases are added at the end, in table order, from the check's thread.
+ * Progress (co_run_progress) counts the source rows of root chunks as they
+ * end; under --shard I/N the check sees its shard's tables only.
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -157,7 +159,9 @@ struct tctx {
     struct seg root;
     struct split rs;
     int nchunks;
-    bool empty; /* no rows on either side: nothing to scan */
+    int chunks_seen;     /* progress: root chunks done or skipped */
+    long long rows_seen; /* progress: source rows of those chunks */
+    bool empty;          /* no rows on either side: nothing to scan */
     /* findings */
     long long rows[2];
     long long ndiff;   /* rows known to differ */
@@ -186,6 +190,11 @@ struct shared {
     size_t nunits;
     struct opts o;
     pthread_mutex_t lock; /* root buckets and errors during phase 2 */
+    /* progress (under lock): source rows hashed by the root pass, and
+     * the total as estimated, each table's estimate replaced by its
+     * count once all its chunks are in */
+    struct co_run *run;
+    long long pdone, ptotal;
 };
 
 struct worker;
@@ -352,11 +361,7 @@ static void add_value(struct co_buf *b, const char *v)
         co_buf_puts(b, v);
         return;
     }
-    /* cut on a UTF-8 character boundary */
-    n = VALUE_MAX;
-    while (n > 0 && ((unsigned char)v[n] & 0xC0) == 0x80)
-        n--;
-    co_buf_add(b, v, n);
+    co_buf_add(b, v, co_utf8_floor(v, VALUE_MAX));
     co_buf_puts(b, "...");
 }
 
@@ -1159,6 +1164,31 @@ static void prepare(struct tctx *c)
 
 /* ---- phase 2: root chunks ----------------------------------------------- */
 
+static long long estimate(const struct tctx *c)
+{
+    return c->pair->src->est > 0 ? (long long)c->pair->src->est : 0;
+}
+
+/* Rows counted by a root chunk's result (bucket, count, sum). */
+static long long result_rows(const PGresult *r)
+{
+    long long n = 0;
+
+    for (int row = 0; row < PQntuples(r); row++)
+        n += ll_value(r, row, 1);
+    return n;
+}
+
+/* One root chunk of c done (or skipped: rows 0). Called with sh->lock. */
+static void chunk_progress(struct shared *sh, struct tctx *c, long long rows)
+{
+    c->rows_seen += rows;
+    sh->pdone += rows;
+    if (++c->chunks_seen == c->nchunks)
+        sh->ptotal += c->rows_seen - estimate(c);
+    co_run_progress(sh->run, sh->pdone, sh->ptotal, "rows");
+}
+
 static void root_chunk(struct worker *w, struct tctx *c, int k)
 {
     struct shared *sh = w->sh;
@@ -1183,6 +1213,7 @@ static void root_chunk(struct worker *w, struct tctx *c, int k)
         c->failed = true;
     }
     c->ms += co_now_ms() - t0;
+    chunk_progress(sh, c, rc == 0 ? result_rows(res[0]) : 0);
     pthread_mutex_unlock(&sh->lock);
     PQclear(res[0]);
     PQclear(res[1]);
@@ -1427,8 +1458,13 @@ static void phase_chunk(struct worker *w, size_t i)
     struct unit *u = &w->sh->units[i];
     struct tctx *c = &w->sh->t[u->t];
 
-    if (!c->failed && !c->empty)
+    if (!c->failed && !c->empty) {
         root_chunk(w, c, u->k);
+        return;
+    }
+    pthread_mutex_lock(&w->sh->lock);
+    chunk_progress(w->sh, c, 0);
+    pthread_mutex_unlock(&w->sh->lock);
 }
 
 static void phase_finish(struct worker *w, size_t i)
@@ -1594,9 +1630,13 @@ static void compare_all(struct co_run *run, struct co_pg_pool *pool,
     read_opts(run, &sh.o);
     pthread_mutex_init(&sh.lock, NULL);
     sh.t = co_calloc(npairs + 1, sizeof(*sh.t));
+    sh.run = run;
     for (size_t i = 0; i < npairs; i++)
-        if (comparable(&pairs[i]))
-            tctx_init(&sh.t[sh.nt++], &sh.o, &pairs[i]);
+        if (comparable(&pairs[i])) {
+            tctx_init(&sh.t[sh.nt], &sh.o, &pairs[i]);
+            sh.ptotal += estimate(&sh.t[sh.nt++]);
+        }
+    co_run_progress(run, 0, sh.ptotal, "rows");
     if (sh.nt > 0)
         run_all(run, pool, &sh);
     report(run, pairs, npairs, &sh);
@@ -1619,5 +1659,5 @@ const struct co_check co_check_pg_checksum = {
     .phases = CO_POST | CO_DRIFT,
     .params = checksum_params,
     .run = checksum_run,
-    .flags = CO_CHECK_PAIR | CO_CHECK_SNAPSHOT,
+    .flags = CO_CHECK_PAIR | CO_CHECK_SNAPSHOT | CO_CHECK_SHARDED,
 };

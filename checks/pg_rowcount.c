@@ -14,9 +14,11 @@
  * missing on a side. Matching tables get one pass case each up to
  * SUMMARY_LIMIT tables; above that they are summarised in one pass case
  * ("812 tables match") so a large schema does not bury the failures in
- * a report of thousands of lines.
+ * a report of thousands of lines. Under --shard I/N each shard counts
+ * its own tables (pg_tables.h) and summarises its own matches.
  */
 #include <math.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -53,6 +55,10 @@ struct job {
 struct counts {
     struct job *jobs;
     size_t njobs;
+    struct co_run *run;
+    /* progress in source rows: counted so far, and the total as
+     * estimated, each estimate replaced by the count once known */
+    atomic_llong done, total;
 };
 
 struct tally {
@@ -172,6 +178,21 @@ static char *count_sql(size_t i, void *payload)
                        t->relkind == 'p' ? "" : "ONLY ", t->sql);
 }
 
+static long long estimate(const struct job *j)
+{
+    return j->pair->src->est > 0 ? (long long)j->pair->src->est : 0;
+}
+
+static void report_progress(struct counts *c, const struct job *j)
+{
+    long long n = j->err == NULL ? j->n[0] : estimate(j);
+    long long done = atomic_fetch_add(&c->done, n) + n;
+    long long total =
+        atomic_fetch_add(&c->total, n - estimate(j)) + n - estimate(j);
+
+    co_run_progress(c->run, done, total, "rows");
+}
+
 static void count_done(size_t i, PGresult *out[2], struct co_pg *pair[2],
                        void *payload)
 {
@@ -193,6 +214,7 @@ static void count_done(size_t i, PGresult *out[2], struct co_pg *pair[2],
     if (why.len > 0)
         j->err = co_buf_take(&why);
     co_buf_free(&why);
+    report_progress(c, j);
 }
 
 /* Counts on min(settings.jobs, tables) session pairs. */
@@ -209,13 +231,21 @@ static void run_counts(struct co_run *run, struct co_pg_pool *pool,
 static void report_exact(struct co_run *run, struct co_pgtab_pair *pairs,
                          size_t npairs, struct co_pg_pool *pool)
 {
-    struct counts c = {co_calloc(npairs + 1, sizeof(struct job)), 0};
+    struct counts c;
     struct tally tl = {0, false};
     size_t k = 0;
 
+    memset(&c, 0, sizeof(c));
+    c.jobs = co_calloc(npairs + 1, sizeof(struct job));
+    c.run = run;
+    atomic_init(&c.done, 0);
+    atomic_init(&c.total, 0);
     for (size_t i = 0; i < npairs; i++)
-        if (pairs[i].src != NULL && pairs[i].tgt != NULL)
-            c.jobs[c.njobs++].pair = &pairs[i];
+        if (pairs[i].src != NULL && pairs[i].tgt != NULL) {
+            c.jobs[c.njobs].pair = &pairs[i];
+            atomic_fetch_add(&c.total, estimate(&c.jobs[c.njobs++]));
+        }
+    co_run_progress(run, 0, atomic_load(&c.total), "rows");
     tl.summarise = c.njobs > SUMMARY_LIMIT;
     if (c.njobs > 0)
         run_counts(run, pool, &c);
@@ -296,7 +326,8 @@ static void report(struct co_run *run, struct co_pg_pool *pool,
 
 static int rowcount_run(struct co_run *run)
 {
-    check_tolerances(run);
+    if (co_run_shard_first(run))
+        check_tolerances(run);
     return co_pgtab_run(run, report, NULL);
 }
 
@@ -308,5 +339,5 @@ const struct co_check co_check_pg_rowcount = {
     .phases = CO_POST | CO_DRIFT,
     .params = rowcount_params,
     .run = rowcount_run,
-    .flags = CO_CHECK_PAIR | CO_CHECK_SNAPSHOT,
+    .flags = CO_CHECK_PAIR | CO_CHECK_SNAPSHOT | CO_CHECK_SHARDED,
 };

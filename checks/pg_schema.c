@@ -62,72 +62,6 @@ static const struct co_param pg_schema_params[] = {
     {0},
 };
 
-/* ---- a set of strings (open addressing) ------------------------------- */
-
-struct pgs_set {
-    char **slot;
-    size_t cap; /* a power of two, or 0 */
-    size_t n;
-};
-
-static uint64_t str_hash(const char *s)
-{
-    uint64_t h = 1469598103934665603ull;
-
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211ull;
-    return h;
-}
-
-static size_t set_find(const struct pgs_set *h, const char *s)
-{
-    size_t i = (size_t)str_hash(s) & (h->cap - 1);
-
-    while (h->slot[i] != NULL && strcmp(h->slot[i], s) != 0)
-        i = (i + 1) & (h->cap - 1);
-    return i;
-}
-
-static bool set_has(const struct pgs_set *h, const char *s)
-{
-    return h->cap > 0 && h->slot[set_find(h, s)] != NULL;
-}
-
-static void set_grow(struct pgs_set *h)
-{
-    struct pgs_set bigger = {NULL, h->cap ? h->cap * 2 : 64, h->n};
-
-    bigger.slot = co_calloc(bigger.cap, sizeof(char *));
-    for (size_t i = 0; i < h->cap; i++)
-        if (h->slot[i] != NULL)
-            bigger.slot[set_find(&bigger, h->slot[i])] = h->slot[i];
-    free(h->slot);
-    *h = bigger;
-}
-
-/* Adds a copy of s. Returns false when s was already there. */
-static bool set_add(struct pgs_set *h, const char *s)
-{
-    size_t i;
-
-    if ((h->n + 1) * 2 > h->cap)
-        set_grow(h);
-    i = set_find(h, s);
-    if (h->slot[i] != NULL)
-        return false;
-    h->slot[i] = co_strdup(s);
-    h->n++;
-    return true;
-}
-
-static void set_free(struct pgs_set *h)
-{
-    for (size_t i = 0; i < h->cap; i++)
-        free(h->slot[i]);
-    free(h->slot);
-    memset(h, 0, sizeof(*h));
-}
-
 /* ---- objects of one kind on one side --------------------------------- */
 
 struct pgs_obj {
@@ -174,12 +108,12 @@ struct pgs_ctx {
     const char *params[1]; /* $1: the schemas as a text[] literal, or NULL */
     char *schemas_lit;
     bool owners, acls, comments;
-    int minver;              /* the older server's version */
-    struct pgs_set names;    /* case names used so far */
-    struct pgs_set gone_nsp; /* schemas on one side only */
-    struct pgs_set gone_rel; /* relations on one side only: nsp \x1f rel */
-    struct pgs_set seen_nsp; /* schemas present on either side */
-    struct co_strlist roles; /* role_map pairs, then source -> target user */
+    int minver;                /* the older server's version */
+    struct co_strset names;    /* case names used so far */
+    struct co_strset gone_nsp; /* schemas on one side only */
+    struct co_strset gone_rel; /* relations on one side only: nsp \x1f rel */
+    struct co_strset seen_nsp; /* schemas present on either side */
+    struct co_strlist roles;   /* role_map pairs, then source -> target user */
     size_t ncases;
     bool stop; /* the task was sealed or a side is gone */
 };
@@ -205,7 +139,7 @@ static char *unique_name(struct pgs_ctx *c, const char *name, const char *kind)
 {
     char *u = co_strdup(name);
 
-    for (int i = 1; !set_add(&c->names, u); i++) {
+    for (int i = 1; !co_strset_add(&c->names, u); i++) {
         free(u);
         u = i == 1 ? co_asprintf("%s (%s)", name, kind)
                    : co_asprintf("%s (%s %d)", name, kind, i);
@@ -553,7 +487,7 @@ static void side_load(struct pgs_ctx *c, const struct pgs_kind *k,
         o->label = PQgetvalue(res, r, COL_LABEL);
         o->row = r;
         if (k->disp == PGS_SCHEMA)
-            set_add(&c->seen_nsp, o->nsp);
+            co_strset_add(&c->seen_nsp, o->nsp);
         if (!excluded(c, k, o))
             s->n++;
     }
@@ -589,14 +523,6 @@ static bool is_short(const char *v)
     return v == NULL || (strlen(v) <= SHORT_VALUE && strchr(v, '\n') == NULL);
 }
 
-/* Start of a UTF-8 character at or before p (never before s). */
-static size_t utf8_back(const char *s, size_t p)
-{
-    while (p > 0 && ((unsigned char)s[p] & 0xC0) == 0x80)
-        p--;
-    return p;
-}
-
 /* Appends `...text...`: up to WINDOW_LEN bytes of the line [s, s+len)
  * around byte `at`, cut on character boundaries. */
 static void add_window(struct co_buf *b, const char *s, size_t len, size_t at)
@@ -604,8 +530,8 @@ static void add_window(struct co_buf *b, const char *s, size_t len, size_t at)
     size_t from = at > WINDOW_BEFORE ? at - WINDOW_BEFORE : 0;
     size_t to;
 
-    from = utf8_back(s, from);
-    to = from + WINDOW_LEN < len ? utf8_back(s, from + WINDOW_LEN) : len;
+    from = co_utf8_floor(s, from);
+    to = from + WINDOW_LEN < len ? co_utf8_floor(s, from + WINDOW_LEN) : len;
     co_buf_puts(b, "`");
     if (from > 0)
         co_buf_puts(b, "...");
@@ -644,7 +570,7 @@ static void add_long_diff(struct co_buf *b, const char *attr, const char *s,
     }
     ns = line_len(ls);
     nt = line_len(lt);
-    at = utf8_back(ls, at);
+    at = co_utf8_floor(ls, at);
     if (multi)
         co_buf_addf(b, "%s differs at line %zu: ", attr, line);
     else
@@ -687,7 +613,7 @@ static void add_capped(struct co_buf *b, const char *v, size_t cap)
         co_buf_add(b, v, n);
         return;
     }
-    co_buf_add(b, v, utf8_back(v, cap));
+    co_buf_add(b, v, co_utf8_floor(v, cap));
     co_buf_puts(b, "...");
 }
 
@@ -879,12 +805,12 @@ static bool hidden(const struct pgs_ctx *c, const struct pgs_kind *k,
 
     if (k->disp == PGS_SCHEMA)
         return false;
-    if (set_has(&c->gone_nsp, o->nsp))
+    if (co_strset_has(&c->gone_nsp, o->nsp))
         return true;
     if (!has(k, PGS_OF_REL))
         return false;
     key = rel_key(o);
-    gone = set_has(&c->gone_rel, key);
+    gone = co_strset_has(&c->gone_rel, key);
     free(key);
     return gone;
 }
@@ -904,7 +830,8 @@ static void report_alone(struct pgs_ctx *c, const struct pgs_kind *k,
         return;
     if (has(k, PGS_PARENT)) {
         char *key = k->disp == PGS_SCHEMA ? co_strdup(o->nsp) : rel_key(o);
-        set_add(k->disp == PGS_SCHEMA ? &c->gone_nsp : &c->gone_rel, key);
+        co_strset_add(k->disp == PGS_SCHEMA ? &c->gone_nsp : &c->gone_rel,
+                      key);
         free(key);
     }
     f = k->show != NULL ? PQfnumber(sd->res, k->show) : -1;
@@ -1139,7 +1066,7 @@ static void report_unknown_schemas(struct pgs_ctx *c)
     for (size_t i = 0; i < l->n && !c->stop; i++) {
         char *name, *msg;
 
-        if (set_has(&c->seen_nsp, l->v[i]))
+        if (co_strset_has(&c->seen_nsp, l->v[i]))
             continue;
         name = co_pg_qualname(NULL, l->v[i]);
         msg = co_asprintf("schema %s (from schemas:) exists on neither side",
@@ -1176,10 +1103,10 @@ static void ctx_free(struct pgs_ctx *c)
     co_pg_free(c->pg[0]);
     co_pg_free(c->pg[1]);
     free(c->schemas_lit);
-    set_free(&c->names);
-    set_free(&c->gone_nsp);
-    set_free(&c->gone_rel);
-    set_free(&c->seen_nsp);
+    co_strset_free(&c->names);
+    co_strset_free(&c->gone_nsp);
+    co_strset_free(&c->gone_rel);
+    co_strset_free(&c->seen_nsp);
     co_strlist_free(&c->roles);
 }
 

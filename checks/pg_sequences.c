@@ -16,7 +16,8 @@
  * distinction (NULL when not called), so the sequences themselves are
  * read: `SELECT last_value, is_called FROM seq`, many per statement.
  * Descending sequences are compared the other way round, against the
- * column's minimum.
+ * column's minimum. Under --shard I/N each shard reads its share of the
+ * sequences (shard_seqs).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -79,46 +80,40 @@ struct seqs {
 
 /* ---- listing ------------------------------------------------------------ */
 
-static char *quoted2(const char *a, const char *b)
-{
-    char *x = co_pg_quote_ident(a), *y = co_pg_quote_ident(b);
-    char *out = co_asprintf("%s.%s", x, y);
-
-    free(x);
-    free(y);
-    return out;
-}
-
 static void fill(struct seq *s, const PGresult *r, int i)
 {
     memset(s, 0, sizeof(*s));
     s->schema = co_strdup(PQgetvalue(r, i, 0));
     s->name = co_strdup(PQgetvalue(r, i, 1));
     s->qual = co_pg_qualname(s->schema, s->name);
-    s->sql = quoted2(s->schema, s->name);
+    s->sql = co_pg_quote_qualified(s->schema, s->name);
     co_pgtab_parse_i64(PQgetvalue(r, i, 2), &s->inc);
     s->readable = PQgetvalue(r, i, 3)[0] == 't';
     if (!PQgetisnull(r, i, 4) && !PQgetisnull(r, i, 6)) {
         char *t = co_pg_qualname(PQgetvalue(r, i, 4), PQgetvalue(r, i, 5));
-        s->table_sql = quoted2(PQgetvalue(r, i, 4), PQgetvalue(r, i, 5));
+        s->table_sql =
+            co_pg_quote_qualified(PQgetvalue(r, i, 4), PQgetvalue(r, i, 5));
         s->column = co_pg_quote_ident(PQgetvalue(r, i, 6));
         s->fed = co_asprintf("%s.%s", t, PQgetvalue(r, i, 6));
         free(t);
     }
 }
 
+static void seq_free(struct seq *s)
+{
+    free(s->schema);
+    free(s->name);
+    free(s->qual);
+    free(s->sql);
+    free(s->table_sql);
+    free(s->column);
+    free(s->fed);
+}
+
 static void seqs_free(struct seqs *l)
 {
-    for (size_t i = 0; i < l->n; i++) {
-        struct seq *s = &l->v[i];
-        free(s->schema);
-        free(s->name);
-        free(s->qual);
-        free(s->sql);
-        free(s->table_sql);
-        free(s->column);
-        free(s->fed);
-    }
+    for (size_t i = 0; i < l->n; i++)
+        seq_free(&l->v[i]);
     free(l->v);
     memset(l, 0, sizeof(*l));
 }
@@ -137,6 +132,65 @@ static void build(const struct co_run *run, const PGresult *r, struct seqs *l)
                             tn, NULL, NULL))
             fill(&l->v[l->n++], r, i);
     }
+}
+
+static int cmp_seq(const struct seq *a, const struct seq *b);
+
+/* Keeps the entries of l whose keep flag is set, in order. */
+static void keep_only(struct seqs *l, const bool *keep)
+{
+    size_t k = 0;
+
+    for (size_t i = 0; i < l->n; i++) {
+        if (!keep[i]) {
+            seq_free(&l->v[i]);
+            continue;
+        }
+        l->v[k++] = l->v[i];
+    }
+    l->n = k;
+}
+
+/* --shard I/N: keeps this shard's sequences on both sides. Units are the
+ * sequences of either side, by name, all of one weight: reading one is
+ * a row from the sequence and an index probe for max(column). */
+static void shard_seqs(struct co_run *run, struct seqs l[2])
+{
+    size_t i = 0, j = 0, n = 0;
+    struct co_shard_unit *u;
+    bool *mine, *keep[2];
+
+    if (run->nshards <= 1)
+        return;
+    u = co_calloc(l[0].n + l[1].n + 1, sizeof(*u));
+    mine = co_calloc(l[0].n + l[1].n + 1, sizeof(*mine));
+    keep[0] = co_calloc(l[0].n + 1, sizeof(bool));
+    keep[1] = co_calloc(l[1].n + 1, sizeof(bool));
+    while (i < l[0].n || j < l[1].n) { /* both sorted: merge */
+        int c = i == l[0].n   ? 1
+                : j == l[1].n ? -1
+                              : cmp_seq(&l[0].v[i], &l[1].v[j]);
+        u[n].key = c <= 0 ? l[0].v[i].qual : l[1].v[j].qual;
+        u[n++].weight = 1;
+        i += c <= 0;
+        j += c >= 0;
+    }
+    co_run_shard_pick(run, u, n, mine);
+    for (i = 0, j = 0, n = 0; i < l[0].n || j < l[1].n; n++) {
+        int c = i == l[0].n   ? 1
+                : j == l[1].n ? -1
+                              : cmp_seq(&l[0].v[i], &l[1].v[j]);
+        if (c <= 0)
+            keep[0][i++] = mine[n];
+        if (c >= 0)
+            keep[1][j++] = mine[n];
+    }
+    keep_only(&l[0], keep[0]);
+    keep_only(&l[1], keep[1]);
+    free(u);
+    free(mine);
+    free(keep[0]);
+    free(keep[1]);
 }
 
 /* ---- reading values ----------------------------------------------------- */
@@ -324,11 +378,11 @@ static int cmp_seq(const struct seq *a, const struct seq *b)
     return c != 0 ? c : strcmp(a->name, b->name);
 }
 
-static void report(struct co_run *run, struct seqs l[2])
+static void report(struct co_run *run, struct seqs l[2], bool none)
 {
     size_t i = 0, j = 0;
 
-    if (l[0].n == 0 && l[1].n == 0)
+    if (none && co_run_shard_first(run))
         co_case_addf(run, CO_SKIP, "sequences", NULL, NULL,
                      "no sequences on either side");
     while (i < l[0].n || j < l[1].n) {
@@ -357,6 +411,7 @@ static int sequences_run(struct co_run *run)
     struct co_pg *pg[2];
     PGresult *out[2];
     struct seqs l[2];
+    bool none;
 
     memset(l, 0, sizeof(l));
     if (co_pg_pool_open_or_report(&pool, run, 1) != 0)
@@ -371,12 +426,14 @@ static int sequences_run(struct co_run *run)
     } else {
         build(run, out[0], &l[0]);
         build(run, out[1], &l[1]);
+        none = l[0].n == 0 && l[1].n == 0;
+        shard_seqs(run, l);
         if (read_side(run, pg[0], &l[0], false) != 0)
             co_pg_case_error(run, "sequences", pg[0]);
         else if (read_side(run, pg[1], &l[1], true) != 0)
             co_pg_case_error(run, "sequences", pg[1]);
         else
-            report(run, l);
+            report(run, l, none);
     }
     PQclear(out[0]);
     PQclear(out[1]);
@@ -394,5 +451,5 @@ const struct co_check co_check_pg_sequences = {
     .phases = CO_POST,
     .params = sequences_params,
     .run = sequences_run,
-    .flags = CO_CHECK_PAIR | CO_CHECK_SNAPSHOT,
+    .flags = CO_CHECK_PAIR | CO_CHECK_SNAPSHOT | CO_CHECK_SHARDED,
 };

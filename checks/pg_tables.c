@@ -10,6 +10,8 @@
  */
 #include "pg_tables.h"
 
+#include "cutover/baseline.h"
+
 #include <errno.h>
 #include <jansson.h>
 #include <stdlib.h>
@@ -194,16 +196,6 @@ static void parse_cols(struct co_pgtab *t, const char *json)
     json_decref(arr);
 }
 
-static char *quoted_name(const char *schema, const char *name)
-{
-    char *s = co_pg_quote_ident(schema), *n = co_pg_quote_ident(name);
-    char *out = co_asprintf("%s.%s", s, n);
-
-    free(s);
-    free(n);
-    return out;
-}
-
 static void fill(struct co_pgtab *t, const PGresult *r, int row)
 {
     const char *ps = PQgetisnull(r, row, COL_PSCHEMA)
@@ -216,7 +208,7 @@ static void fill(struct co_pgtab *t, const PGresult *r, int row)
     t->schema = co_strdup(PQgetvalue(r, row, COL_SCHEMA));
     t->name = co_strdup(PQgetvalue(r, row, COL_NAME));
     t->qual = co_pg_qualname(t->schema, t->name);
-    t->sql = quoted_name(t->schema, t->name);
+    t->sql = co_pg_quote_qualified(t->schema, t->name);
     t->relkind = PQgetvalue(r, row, COL_KIND)[0];
     if (ps != NULL && pn != NULL)
         t->parent = co_pg_qualname(ps, pn);
@@ -356,6 +348,46 @@ void co_pgtab_grow(struct co_pg_pool *pool, const struct co_run *run, int n)
     free(more.tgt);
 }
 
+/* What a table costs to read, for --shard: its heap, plus 1 MiB for
+ * the round trips and planning every table costs however small (about
+ * what a server scans in the time of a statement's overhead), so a
+ * thousand empty tables do not all land on one shard. Sizes come from
+ * the side that does not move while the shards run: the recorded or
+ * replayed side of a snapshot (co_run_anchor), else the source, which is
+ * quiesced after cutover; the other side for a table it lacks. */
+#define TABLE_OVERHEAD_BYTES (1024.0 * 1024.0)
+
+static double table_weight(const struct co_run *run,
+                           const struct co_pgtab_pair *p)
+{
+    const struct co_pgtab *t = co_run_anchor(run) == 1 ? p->tgt : p->src;
+
+    if (t == NULL)
+        t = co_pgtab_pair_any(p);
+    return (t->bytes > 0 ? t->bytes : 0) + TABLE_OVERHEAD_BYTES;
+}
+
+/* Keeps this shard's pairs (--shard I/N), in order. Returns how many. */
+static size_t shard_pairs(struct co_run *run, struct co_pgtab_pair *pairs,
+                          size_t n)
+{
+    struct co_shard_unit *u = co_calloc(n + 1, sizeof(*u));
+    bool *mine = co_calloc(n + 1, sizeof(*mine));
+    size_t k = 0;
+
+    for (size_t i = 0; i < n; i++) {
+        u[i].key = co_pgtab_pair_any(&pairs[i])->qual;
+        u[i].weight = table_weight(run, &pairs[i]);
+    }
+    co_run_shard_pick(run, u, n, mine);
+    for (size_t i = 0; i < n; i++)
+        if (mine[i])
+            pairs[k++] = pairs[i];
+    free(u);
+    free(mine);
+    return k;
+}
+
 int co_pgtab_run(struct co_run *run, co_pgtab_fn fn, void *payload)
 {
     struct co_pg_pool pool;
@@ -369,9 +401,10 @@ int co_pgtab_run(struct co_run *run, co_pgtab_fn fn, void *payload)
                        lists, &pairs, &npairs) != 0) {
         /* error cases added */
     } else if (npairs == 0) {
-        co_case_addf(run, CO_SKIP, "tables", NULL, NULL,
-                     "no user tables on either side");
-    } else {
+        if (co_run_shard_first(run))
+            co_case_addf(run, CO_SKIP, "tables", NULL, NULL,
+                         "no user tables on either side");
+    } else if ((npairs = shard_pairs(run, pairs, npairs)) > 0) {
         fn(run, &pool, pairs, npairs, payload);
     }
     free(pairs);

@@ -83,7 +83,10 @@ void co_pgtab_list_free(struct co_pgtab_list *l);
 /* The frame of every per-table check: opens one session pair (error
  * cases when a side is unreachable), lists and pairs the tables, adds a
  * `skip` when neither side has any, else calls fn with the pool and the
- * pairs; then frees everything. fn may grow the pool (co_pgtab_grow). */
+ * pairs; then frees everything. fn may grow the pool (co_pgtab_grow).
+ * Under --shard I/N fn gets this shard's tables only (weighed by heap
+ * size, see pg_tables.c) and is not called when it has none; the `skip`
+ * is shard 1's. */
 typedef void (*co_pgtab_fn)(struct co_run *run, struct co_pg_pool *pool,
                             struct co_pgtab_pair *pairs, size_t npairs,
                             void *payload);

@@ -177,12 +177,40 @@ static void report_db(struct co_run *run, int n, const struct dbstat *s,
                      s->keys, s->expires);
 }
 
-static int check_dbs(struct co_run *run, struct co_redis *r[2],
-                     const enum co_side_origin from[2])
+/* --shard I/N: each db case is a unit, all of one weight (INFO answers
+ * for every db at once). */
+static void report_dbs(struct co_run *run, const struct dbside d[2])
 {
-    struct dbside d[2];
+    struct co_shard_unit u[MAX_DBS];
+    char names[MAX_DBS][16];
+    bool mine[MAX_DBS];
+    int at[MAX_DBS];
+    size_t n = 0;
 
-    memset(d, 0, sizeof(d));
+    for (int k = 0; k < MAX_DBS; k++) {
+        bool named = d[0].named || d[1].named;
+        if (named ? k != d[0].num % MAX_DBS
+                  : !d[0].db[k].present && !d[1].db[k].present)
+            continue;
+        snprintf(names[n], sizeof(names[n]), "db%d", k);
+        u[n].key = names[n];
+        u[n].weight = 1;
+        at[n++] = k;
+    }
+    co_run_shard_pick(run, u, n, mine);
+    for (size_t i = 0; i < n; i++)
+        if (mine[i])
+            report_db(run, at[i], &d[0].db[at[i]], &d[1].db[at[i]]);
+    if (n == 0 && co_run_shard_first(run)) /* a verdict, not an empty suite */
+        co_case_addf(run, CO_PASS, "keyspace", "0 keys", "0 keys",
+                     "no keys in any db on either side");
+}
+
+/* Fills d (both sides' key counts per db) and reports this shard's dbs. */
+static int check_dbs(struct co_run *run, struct co_redis *r[2],
+                     const enum co_side_origin from[2], struct dbside d[2])
+{
+    memset(d, 0, 2 * sizeof(*d));
     for (int i = 0; i < 2; i++) {
         if (from[i] == CO_SIDE_LIVE) {
             if (keyspace_info(r[i], d[i].db) < 0)
@@ -199,20 +227,7 @@ static int check_dbs(struct co_run *run, struct co_redis *r[2],
             d[i] = d[1 - i];
     if (co_run_recording(run))
         co_run_fact_put(run, "dbs", dbside_json(&d[co_run_anchor(run)]));
-    if (d[0].named || d[1].named) {
-        report_db(run, d[0].num, &d[0].db[d[0].num % MAX_DBS],
-                  &d[1].db[d[1].num % MAX_DBS]);
-        return 0;
-    }
-    bool any = false;
-    for (int n = 0; n < MAX_DBS; n++)
-        if (d[0].db[n].present || d[1].db[n].present) {
-            report_db(run, n, &d[0].db[n], &d[1].db[n]);
-            any = true;
-        }
-    if (!any) /* a verdict, not an empty suite */
-        co_case_addf(run, CO_PASS, "keyspace", "0 keys", "0 keys",
-                     "no keys in any db on either side");
+    report_dbs(run, d);
     return 0;
 }
 
@@ -278,11 +293,37 @@ struct side_scan {
     long long total, typed;
     struct tcount types[MAX_TYPES];
     uint64_t fp_sum, fp_xor;
-    long long missing; /* on the other side (pass 2) */
+    long long missing;  /* on the other side (pass 2) */
+    struct kprog *prog; /* progress is counted on this side; or NULL */
+    long long visited;  /* keys SCAN walked past, estimated */
     char examples[MAX_EXAMPLES][80];
     int nexamples;
     int rc; /* 0; -1 own side failed; -2 other side; -3 odd reply */
 };
+
+/* Progress (co_run_progress) in keys SCAN visits: each call walks about
+ * COUNT keys of the db, whatever MATCH keeps, and every pattern walks the
+ * whole db. Counted on one live side only (pass 1). */
+struct kprog {
+    struct co_run *run;
+    long long per_call; /* the COUNT hint */
+    long long db_keys;  /* keys one pattern's scan visits */
+    long long done, total;
+};
+
+static void prog_step(struct side_scan *s, bool last)
+{
+    struct kprog *p = s->prog;
+    long long step = last ? p->db_keys - s->visited : p->per_call;
+
+    if (s->visited + step > p->db_keys)
+        step = p->db_keys - s->visited;
+    if (step <= 0)
+        return;
+    s->visited += step;
+    p->done += step;
+    co_run_progress(p->run, p->done, p->total, "keys");
+}
 
 typedef int (*batch_fn)(struct side_scan *s, const redisReply *keys);
 
@@ -291,18 +332,6 @@ static uint64_t mix64(uint64_t z)
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
     return z ^ (z >> 31);
-}
-
-/* FNV-1a: keys are short, and this only has to spread them. */
-static uint64_t key_hash(const char *k, size_t n)
-{
-    uint64_t h = 0xcbf29ce484222325ULL;
-
-    for (size_t i = 0; i < n; i++) {
-        h ^= (unsigned char)k[i];
-        h *= 0x100000001b3ULL;
-    }
-    return h;
 }
 
 static void count_type(struct side_scan *s, const char *t)
@@ -332,6 +361,8 @@ static const char *type_of(const redisReply *rep)
     return "?";
 }
 
+static int batch_count(struct side_scan *s, const redisReply *keys);
+
 /* SCAN MATCH on the own side until the cursor is back to 0. */
 static int scan_pattern(struct side_scan *s, batch_fn fn)
 {
@@ -354,6 +385,8 @@ static int scan_pattern(struct side_scan *s, batch_fn fn)
         freeReplyObject(rep);
         if (rc < 0)
             return rc;
+        if (s->prog != NULL && fn == batch_count)
+            prog_step(s, strcmp(cursor, "0") == 0);
     } while (strcmp(cursor, "0") != 0);
     return 0;
 }
@@ -366,7 +399,7 @@ static int batch_count(struct side_scan *s, const redisReply *keys)
 
     for (size_t i = 0; i < keys->elements; i++) {
         const redisReply *k = keys->element[i];
-        uint64_t h = key_hash(k->str, k->len);
+        uint64_t h = co_fnv1a(k->str, k->len);
         s->fp_sum += mix64(h);
         s->fp_xor ^= mix64(h ^ 0x9e3779b97f4a7c15ULL);
         s->total++;
@@ -549,7 +582,8 @@ static void report_pattern(struct co_run *run, const char *pattern,
 static int check_pattern(struct co_run *run, struct co_redis *r[2],
                          const enum co_side_origin from[2],
                          const char *pattern, const char *count,
-                         int64_t types_max, struct sample *smp, json_t *record)
+                         int64_t types_max, struct sample *smp, json_t *record,
+                         struct kprog *prog)
 {
     struct side_scan s[2];
     char name[200];
@@ -565,6 +599,7 @@ static int check_pattern(struct co_run *run, struct co_redis *r[2],
         s[i].types_max = types_max;
     }
     s[0].smp = from[0] == CO_SIDE_LIVE ? smp : NULL;
+    s[from[0] == CO_SIDE_LIVE ? 0 : 1].prog = prog;
     snprintf(name, sizeof(name), "pattern %s", pattern);
     for (int i = 0; i < 2; i++)
         if (from[i] == CO_SIDE_BASELINE &&
@@ -752,6 +787,47 @@ static void sample_skip(struct co_run *run)
                  label);
 }
 
+/* --shard I/N: sets mine[i] for this shard's patterns; returns how
+ * many. All weigh the same: each SCANs the whole db, whatever it
+ * matches. */
+static size_t pick_patterns(const struct co_run *run,
+                            const struct co_strlist *pat, bool *mine)
+{
+    struct co_shard_unit *u = co_calloc(pat->n + 1, sizeof(*u));
+    size_t n = 0;
+
+    for (size_t i = 0; i < pat->n; i++) {
+        u[i].key = co_asprintf("pattern %s", pat->v[i]);
+        u[i].weight = 1;
+    }
+    co_run_shard_pick(run, u, pat->n, mine);
+    for (size_t i = 0; i < pat->n; i++) {
+        n += mine[i];
+        free((char *)u[i].key);
+    }
+    free(u);
+    return n;
+}
+
+/* Progress over this shard's patterns, in keys of the db their scans
+ * walk, on the first live side. */
+static void prog_init(struct kprog *p, struct co_run *run,
+                      const enum co_side_origin from[2],
+                      const struct dbside d[2], int64_t per_call, size_t npat)
+{
+    int side = from[0] == CO_SIDE_LIVE ? 0 : 1;
+    const struct dbside *ds = &d[side];
+
+    memset(p, 0, sizeof(*p));
+    p->run = run;
+    p->per_call = per_call;
+    if (from[side] != CO_SIDE_LIVE || npat == 0)
+        return;
+    p->db_keys = ds->db[ds->num % MAX_DBS].keys;
+    p->total = p->db_keys * (long long)npat;
+    co_run_progress(run, 0, p->total, "keys");
+}
+
 static int redis_keyspace_run(struct co_run *run)
 {
     const struct co_strlist *pat = &run->res->patterns;
@@ -762,8 +838,12 @@ static int redis_keyspace_run(struct co_run *run)
     int64_t sc = co_param_int(run, "scan_count");
     int64_t types = co_param_int(run, "types");
     int64_t want = co_param_int(run, "sample");
+    struct kprog prog;
+    size_t npat;
     bool both;
     json_t *record = co_run_recording(run) ? json_object() : NULL;
+    struct dbside d[2];
+    bool *mine = co_calloc(pat->n + 1, sizeof(*mine));
 
     snprintf(count, sizeof(count), "%lld", (long long)(sc > 0 ? sc : 1000));
     co_run_origins(run, from);
@@ -776,17 +856,24 @@ static int redis_keyspace_run(struct co_run *run)
             co_redis_free(r[0]);
             co_redis_free(r[1]);
             json_decref(record);
+            free(mine);
             return 0;
         }
-    sample_init(&smp, both ? want : 0);
-    check_dbs(run, r, from);
+    /* --shard I/N: the sample (values) is shard 1's */
+    sample_init(&smp, both && co_run_shard_first(run) ? want : 0);
+    check_dbs(run, r, from, d);
+    npat = pick_patterns(run, pat, mine);
+    prog_init(&prog, run, from, d, sc > 0 ? sc : 1000, npat);
     for (size_t i = 0; i < pat->n && !co_run_cancelled(run); i++)
-        check_pattern(run, r, from, pat->v[i], count, types, &smp, record);
+        if (mine[i])
+            check_pattern(run, r, from, pat->v[i], count, types, &smp, record,
+                          prog.db_keys > 0 ? &prog : NULL);
+    free(mine);
     if (record != NULL)
         co_run_fact_put(run, "patterns", record);
-    if (!both && want > 0)
+    if (!both && want > 0 && co_run_shard_first(run))
         sample_skip(run);
-    if (smp.want > 0 && pat->n == 0 && r[0]->err == CO_REDIS_OK)
+    if (smp.want > 0 && npat == 0 && r[0]->err == CO_REDIS_OK)
         sample_any(r[0], &smp, count);
     if (smp.want > 0 && r[0]->err == CO_REDIS_OK && r[1]->err == CO_REDIS_OK) {
         if (smp.n == 0)
@@ -809,5 +896,5 @@ const struct co_check co_check_redis_keyspace = {
     .phases = CO_POST | CO_DRIFT,
     .params = redis_keyspace_params,
     .run = redis_keyspace_run,
-    .flags = CO_CHECK_PAIR | CO_CHECK_SNAPSHOT,
+    .flags = CO_CHECK_PAIR | CO_CHECK_SNAPSHOT | CO_CHECK_SHARDED,
 };

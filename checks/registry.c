@@ -28,7 +28,9 @@ extern const struct co_check co_check_tcp_reach;
 extern const struct co_check co_check_net_egress;
 extern const struct co_check co_check_env_diff;
 
-/* In the order of DESIGN.md's table: `cutover list` and reports follow it. */
+/* In the order of doc/DESIGN.md's table: `cutover list` and reports follow
+ * it. One entry a line, so adding a check is a one-line change. */
+/* clang-format off */
 const struct co_check *const co_checks[] = {
     &co_check_pg_connect,
     &co_check_pg_version,
@@ -52,6 +54,7 @@ const struct co_check *const co_checks[] = {
     &co_check_net_egress,
     &co_check_env_diff,
 };
+/* clang-format on */
 
 const size_t co_ncheck = sizeof(co_checks) / sizeof(co_checks[0]);
 

@@ -318,17 +318,15 @@ static void probe_all(struct target *t, size_t n)
 
 /* ---- the verdict -------------------------------------------------------- */
 
-static enum co_status connect_status(enum co_net_err e)
+/* The subject of tls.cert is the TLS service: its certificate and its
+ * handshake. A port that answered and whose handshake failed, or that
+ * speaks no TLS, failed; one that could not be reached or resolved, or
+ * that never answered, was not looked at: error. */
+static enum co_status probe_status(const struct target *t)
 {
-    switch (e) {
-    case CO_NET_NOTFOUND:
-    case CO_NET_REFUSED:
-    case CO_NET_TIMEOUT:
-    case CO_NET_UNREACH:
-        return CO_FAIL;
-    default:
+    if (!t->dialled || t->rc == CO_NET_TIMEOUT || t->rc == CO_NET_CANCELLED)
         return CO_ERROR;
-    }
+    return CO_FAIL;
 }
 
 /* "subject ...; issuer ...; SAN ...; expires ... (N days); TLSv1.2 X" */
@@ -428,14 +426,13 @@ static void report(struct co_run *run, const struct target *t)
 {
     if (t->rc == CO_NET_OK)
         verdict(run, t);
-    else if (t->dialled)
-        co_case_addf(run, CO_FAIL, t->name, NULL, NULL,
-                     "%scould not check the certificate: %s%s", t->where,
-                     t->err, t->hint ? t->hint : "");
-    else
-        co_case_addf(run, connect_status(t->rc), t->name, NULL, NULL,
+    else if (probe_status(t) == CO_ERROR)
+        co_case_addf(run, CO_ERROR, t->name, NULL, NULL,
                      "%scould not check the certificate: %s", t->where,
                      t->err);
+    else
+        co_case_addf(run, CO_FAIL, t->name, NULL, NULL, "%sTLS failed: %s%s",
+                     t->where, t->err, t->hint ? t->hint : "");
 }
 
 /* ---- baseline snapshots (baseline.h) ---------------------------------------

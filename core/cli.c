@@ -2,7 +2,7 @@
  * cli.c - the command line: `check`, `list`, `config`, `snapshot`,
  * `--help`, `--version`. It parses arguments, loads the config, hands the
  * run to the runner and the report to the reporters, and maps the outcome
- * to the exit codes of DESIGN.md. It is the only place that exits.
+ * to the exit codes of doc/DESIGN.md. It is the only place that exits.
  */
 #include "cli.h"
 
@@ -18,27 +18,37 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "completion.h"
 #include "cutover/baseline.h"
 #include "cutover/cutover.h"
 #include "cutover/tls.h"
+#include "init.h"
 #include "runner.h"
 
 #define DEFAULT_CONFIG "cutover.yml"
 
 static const char usage_text[] =
     "usage: cutover check    [-c FILE] [--phase pre|post|drift|all]\n"
-    "                        [--only GLOB]... [--skip GLOB]...\n"
+    "                        [--only GLOBS]... [--skip GLOBS]...\n"
     "                        [--junit FILE] [--json FILE] [--markdown FILE]\n"
     "                        [--text FILE] [--baseline FILE]\n"
+    "                        [--openmetrics FILE]\n"
     "                        [--baseline-as source|target] [--jobs N]\n"
     "                        [--timeout DUR] [--strict]\n"
     "                        [--color auto|always|never] "
     "[--quiet|--verbose]\n"
+    "                        [--annotations github|none] "
+    "[--no-step-summary]\n"
+    "                        [--codequality FILE]\n"
+    "                        [--shard I/N] [--progress auto|plain|none]\n"
     "       cutover snapshot [-c FILE] --side source|target [-o FILE]\n"
-    "                        [--only GLOB]... [--skip GLOB]... [--jobs N]\n"
+    "                        [--only GLOBS]... [--skip GLOBS]... [--jobs N]\n"
     "                        [--timeout DUR] [--quiet|--verbose]\n"
+    "                        [--shard I/N] [--progress auto|plain|none]\n"
     "       cutover list     [--phase P] [--verbose]\n"
-    "       cutover config   [-c FILE]\n"
+    "       cutover config   [-c FILE] | --schema\n"
+    "       cutover init     --heroku FILE --aptible FILE [-o FILE] "
+    "[--force]\n"
     "       cutover --help | --version\n";
 
 static const char help_text[] =
@@ -49,12 +59,15 @@ static const char help_text[] =
     "\n"
     "  -c, --config FILE   config file (default ./cutover.yml)\n"
     "      --phase P       pre, post, drift or all (default all)\n"
-    "      --only GLOB     run only checks whose id matches (repeatable)\n"
-    "      --skip GLOB     skip checks whose id matches (repeatable)\n"
+    "      --only GLOBS    run only checks whose id matches one of GLOBS,\n"
+    "                      a comma list (repeatable): pg.schema,pg.ext*\n"
+    "      --skip GLOBS    skip checks whose id matches (the same form)\n"
     "      --junit FILE    write a JUnit XML report\n"
     "      --json FILE     write a JSON report\n"
     "      --markdown FILE write a Markdown summary\n"
     "      --text FILE     also write the text report to FILE\n"
+    "      --openmetrics FILE write the run as Prometheus metrics (for\n"
+    "                      node_exporter's textfile collector)\n"
     "      --baseline FILE a snapshot stands in for the side it was taken\n"
     "                      from; that side's server is not contacted\n"
     "      --baseline-as S the snapshot stands in for side S instead\n"
@@ -62,6 +75,10 @@ static const char help_text[] =
     "                      snapshot of itself)\n"
     "      --side S        snapshot: the side to record (source or target)\n"
     "  -o, --output FILE   snapshot: where to write it (default stdout)\n"
+    "      --schema        config: print the JSON Schema of cutover.yml\n"
+    "      --heroku FILE   init: `heroku config --json` output\n"
+    "      --aptible FILE  init: `aptible config` output (lines or JSON)\n"
+    "      --force         init: replace an existing config file\n"
     "      --jobs N        tasks run in parallel (default settings.jobs)\n"
     "      --timeout DUR   deadline per task, e.g. 30s (default "
     "settings.timeout)\n"
@@ -69,9 +86,25 @@ static const char help_text[] =
     "      --color WHEN    auto, always or never (NO_COLOR honoured)\n"
     "  -q, --quiet         no text report on stdout\n"
     "  -v, --verbose       more detail\n"
+    "      --annotations A github: print workflow commands (::error,\n"
+    "                      ::warning) for GitHub Actions; none: do not\n"
+    "                      (default: github when GITHUB_ACTIONS=true)\n"
+    "      --no-step-summary do not append the Markdown report to\n"
+    "                      $GITHUB_STEP_SUMMARY\n"
+    "      --codequality FILE write a GitLab Code Quality report\n"
+    "      --shard I/N     run part I of N (CI matrix jobs): tables, "
+    "patterns,\n"
+    "                      domains, endpoints and outbound targets split by\n"
+    "                      size; whole-resource checks in part 1 only\n"
+    "      --progress M    auto (live on a terminal; with --verbose a line\n"
+    "                      every 10 s otherwise), plain (a line every 10 s,\n"
+    "                      CUTOVER_PROGRESS_INTERVAL) or none; stderr only\n"
     "\n"
-    "Exit codes: 0 passed, 1 a check failed, 2 a check could not run,\n"
-    "64 usage error, 78 configuration error.\n";
+    "Exit codes: 0 passed, 1 a check failed, 2 a check could not run\n"
+    "(or nothing was checked), 64 usage error (also: a --only/--skip\n"
+    "pattern that matches no check, a selection that leaves no check to\n"
+    "run), 78 configuration error (also: a config that declares nothing\n"
+    "to check).\n";
 
 static int usage_error(const char *fmt, ...) CO_PRINTF(1, 2);
 
@@ -87,10 +120,30 @@ static int usage_error(const char *fmt, ...)
     return CO_EXIT_USAGE;
 }
 
+/* Every command parses its options through next_option(). While
+ * `cutover list --completion` describes the commands, it records the
+ * command's tables instead and answers OPT_DESCRIBED, which option_end()
+ * turns into a quiet exit: the scripts come from the tables getopt uses. */
+#define OPT_DESCRIBED (-2)
+static struct co_cli_command *describing;
+
+static int next_option(int argc, char **argv, const char *shortopts,
+                       const struct option *opts)
+{
+    if (describing) {
+        describing->shortopts = shortopts;
+        describing->opts = opts;
+        return OPT_DESCRIBED;
+    }
+    return getopt_long(argc, argv, shortopts, opts, NULL);
+}
+
 /* What every command does with --help, a missing option value and an
  * unknown option; getopt_long runs with a leading ':' in its optstring. */
 static int option_end(int c, char **argv)
 {
+    if (c == OPT_DESCRIBED)
+        return CO_EXIT_OK;
     if (c == 'h') {
         fputs(usage_text, stdout);
         fputs(help_text, stdout);
@@ -112,6 +165,146 @@ static int phase_option(const char *arg, unsigned *phase)
                            arg);
     *phase = (unsigned)p;
     return 0;
+}
+
+/* ---- --only / --skip ---------------------------------------------------- */
+
+/* The up to three known check ids closest to pat, as "a, b, c". */
+static void closest_ids(const char *pat, char *out, size_t len)
+{
+    size_t best[3] = {0}, dist[3] = {(size_t)-1, (size_t)-1, (size_t)-1};
+    size_t off = 0;
+
+    for (size_t i = 0; i < co_ncheck; i++) {
+        size_t d = co_edit_distance(pat, co_checks[i]->id), j = 3;
+
+        while (j > 0 && d < dist[j - 1])
+            j--;
+        if (j == 3)
+            continue;
+        memmove(&dist[j + 1], &dist[j], (2 - j) * sizeof(*dist));
+        memmove(&best[j + 1], &best[j], (2 - j) * sizeof(*best));
+        dist[j] = d;
+        best[j] = i;
+    }
+    out[0] = '\0';
+    for (size_t j = 0; j < 3 && dist[j] != (size_t)-1 && off < len; j++)
+        off += (size_t)snprintf(out + off, len - off, "%s%s", j ? ", " : "",
+                                co_checks[best[j]]->id);
+}
+
+/* Adds the patterns of one --only/--skip value (a comma list) to l.
+ * A pattern that matches no known check id is a usage error: a typo must
+ * never quietly select nothing. Returns 0, or 64 after saying why. */
+static int add_patterns(struct co_strlist *l, const char *arg, const char *opt)
+{
+    char *copy = co_strdup(arg), *save = NULL;
+    int rc = 0;
+
+    for (char *p = strtok_r(copy, ",", &save); p && rc == 0;
+         p = strtok_r(NULL, ",", &save)) {
+        char *end = p + strlen(p);
+        bool known = false;
+        char near[256];
+
+        while (*p == ' ' || *p == '\t')
+            p++;
+        while (end > p && (end[-1] == ' ' || end[-1] == '\t'))
+            *--end = '\0';
+        if (*p == '\0')
+            continue;
+        for (size_t i = 0; i < co_ncheck && !known; i++)
+            known = co_glob_match(p, co_checks[i]->id);
+        if (known) {
+            co_strlist_add(l, p);
+            continue;
+        }
+        closest_ids(p, near, sizeof(near));
+        rc = usage_error("--%s \"%s\" matches no check (closest: %s; "
+                         "`cutover list` shows them all)",
+                         opt, p, near);
+    }
+    if (rc == 0 && strspn(arg, ", \t") == strlen(arg))
+        rc =
+            usage_error("--%s needs a check id or glob, not \"%s\"", opt, arg);
+    free(copy);
+    return rc;
+}
+
+/* Lists the checks o selects, each with what it runs on (phase 0) or
+ * the phases it runs in; returns how many. */
+static size_t list_selected(const struct co_config *cfg,
+                            const struct co_runner_opts *o, bool phases,
+                            struct co_buf *b)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; i < co_ncheck; i++) {
+        const struct co_check *c = co_checks[i];
+        const struct co_check_override *ov = co_config_override(cfg, c->id);
+        char ph[64];
+
+        if (!co_runner_selected(c, ov, o))
+            continue;
+        co_phases_format(ov && ov->has_phases ? ov->phases : c->phases, ph,
+                         sizeof(ph));
+        co_buf_addf(b, "%s%s (%s%s)", n++ ? ", " : "", c->id,
+                    phases ? "runs in " : "",
+                    phases       ? ph
+                    : c->runs_on ? c->runs_on
+                                 : co_kind_name(c->kind));
+    }
+    return n;
+}
+
+/* When the selection leaves nothing to check on this config, says why
+ * and returns 64 instead of running a gate that would look at nothing;
+ * -1 otherwise. */
+static int selection_empty(const struct co_config *cfg,
+                           const struct co_runner_opts *o)
+{
+    struct co_runner_opts any = *o;
+    struct co_buf b;
+    int rc;
+
+    if (co_runner_count(cfg, o) > 0)
+        return -1;
+    co_buf_init(&b);
+    any.nshards = 1;
+    any.shard = 1;
+    if (o->nshards > 1 && co_runner_count(cfg, &any) > 0) {
+        co_buf_free(&b);
+        return usage_error("--shard %d/%d leaves this job nothing to check: "
+                           "the selected work splits into fewer than %d "
+                           "parts; use fewer shards",
+                           o->shard, o->nshards, o->nshards);
+    }
+    any.phase = CO_ALL;
+    if (list_selected(cfg, o, false, &b) > 0)
+        rc = usage_error("no check selected for --phase %s runs on what "
+                         "the config declares: %s",
+                         co_phase_name(o->phase), b.s);
+    else if (list_selected(cfg, &any, true, &b) > 0)
+        rc = usage_error("no selected check runs in --phase %s: %s",
+                         co_phase_name(o->phase), b.s);
+    else
+        rc = usage_error("%s", "--only/--skip leave no check to run");
+    co_buf_free(&b);
+    return rc;
+}
+
+/* A config with no resource at all: nothing to check is a config error
+ * (78), never an empty run that passes. Returns -1 when there is one. */
+static int nothing_declared(const struct co_config *cfg, const char *path)
+{
+    if (cfg->nres > 0)
+        return -1;
+    fprintf(stderr,
+            "cutover: config error: %s declares nothing to check: add a "
+            "postgres, redis, domains, endpoints, outbound, egress or env "
+            "resource (see examples/cutover.yml)\n",
+            path);
+    return CO_EXIT_CONFIG;
 }
 
 /* Loads the config or prints why not. */
@@ -163,7 +356,18 @@ enum {
     OPT_COLOR,
     OPT_SIDE,
     OPT_MAN,
-    OPT_BASELINE_AS
+    OPT_BASELINE_AS,
+    OPT_OPENMETRICS,
+    OPT_SCHEMA,
+    OPT_HEROKU,
+    OPT_APTIBLE,
+    OPT_FORCE,
+    OPT_ANNOTATIONS,
+    OPT_NO_STEP_SUMMARY,
+    OPT_CODEQUALITY,
+    OPT_COMPLETION,
+    OPT_SHARD,
+    OPT_PROGRESS
 };
 
 struct check_args {
@@ -175,8 +379,13 @@ struct check_args {
     const char *side;   /* snapshot */
     const char *output; /* snapshot */
     const char *color;
+    const char *openmetrics; /* Prometheus textfile, --openmetrics */
+    const char *progress;    /* auto, plain, none */
     bool quiet, verbose, strict;
     struct co_runner_opts ro;
+    const char *annotations; /* "github", "none" or NULL (auto) */
+    bool no_step_summary;
+    const char *codequality;
 };
 
 static const char *const out_names[4] = {"junit", "json", "markdown", "text"};
@@ -191,6 +400,26 @@ static int parse_jobs(const char *s, int *jobs)
     if (errno || *end || end == s || v < 1 || v > 256)
         return -1;
     *jobs = (int)v;
+    return 0;
+}
+
+/* "I/N" with 1 <= I <= N <= 1000: 0, or -1. */
+static int parse_shard(const char *s, int *shard, int *nshards)
+{
+    char *end;
+    long i, n;
+
+    if (*s < '0' || *s > '9')
+        return -1;
+    errno = 0;
+    i = strtol(s, &end, 10);
+    if (errno || *end != '/' || end[1] < '0' || end[1] > '9')
+        return -1;
+    n = strtol(end + 1, &end, 10);
+    if (errno || *end || i < 1 || n < 1 || i > n || n > 1000)
+        return -1;
+    *shard = (int)i;
+    *nshards = (int)n;
     return 0;
 }
 
@@ -241,6 +470,31 @@ static bool wrong_command(int c, bool snapshot, const struct option *opts)
     return wrong;
 }
 
+/* --annotations, --no-step-summary, --codequality (`check` only): 0,
+ * or 64 after saying why. */
+static int ci_option(int c, const char *arg, struct check_args *a)
+{
+    static const char *const names[] = {"annotations", "no-step-summary",
+                                        "codequality"};
+
+    if (a->snapshot) {
+        usage_error("--%s is not an option of `cutover snapshot`",
+                    names[c - OPT_ANNOTATIONS]);
+        return -1;
+    }
+    if (c == OPT_NO_STEP_SUMMARY) {
+        a->no_step_summary = true;
+    } else if (c == OPT_CODEQUALITY) {
+        a->codequality = arg;
+    } else if (strcmp(arg, "github") == 0 || strcmp(arg, "none") == 0) {
+        a->annotations = arg;
+    } else {
+        usage_error("--annotations must be github or none, not \"%s\"", arg);
+        return -1;
+    }
+    return 0;
+}
+
 /* Fills a from the command line. Returns -1 to go on, or the exit code
  * to leave with (0 after --help, 64 on a usage error). */
 static int parse_check_args(int argc, char **argv, struct check_args *a)
@@ -266,17 +520,24 @@ static int parse_check_args(int argc, char **argv, struct check_args *a)
         {"quiet", no_argument, NULL, 'q'},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
+        {"openmetrics", required_argument, NULL, OPT_OPENMETRICS},
+        {"annotations", required_argument, NULL, OPT_ANNOTATIONS},
+        {"no-step-summary", no_argument, NULL, OPT_NO_STEP_SUMMARY},
+        {"codequality", required_argument, NULL, OPT_CODEQUALITY},
+        {"shard", required_argument, NULL, OPT_SHARD},
+        {"progress", required_argument, NULL, OPT_PROGRESS},
         {NULL, 0, NULL, 0},
     };
     int c;
 
     a->config = DEFAULT_CONFIG;
     a->color = "auto";
+    a->progress = "auto";
     a->ro.phase = CO_ALL;
     a->ro.handle_signals = true;
     opterr = 0;
     optind = 1;
-    while ((c = getopt_long(argc, argv, ":c:o:qvh", opts, NULL)) != -1) {
+    while ((c = next_option(argc, argv, ":c:o:qvh", opts)) != -1) {
         if (wrong_command(c, a->snapshot, opts))
             return CO_EXIT_USAGE;
         switch (c) {
@@ -303,10 +564,10 @@ static int parse_check_args(int argc, char **argv, struct check_args *a)
                 return CO_EXIT_USAGE;
             break;
         case OPT_ONLY:
-            co_strlist_add(&a->ro.only, optarg);
-            break;
         case OPT_SKIP:
-            co_strlist_add(&a->ro.skip, optarg);
+            if (add_patterns(c == OPT_ONLY ? &a->ro.only : &a->ro.skip, optarg,
+                             c == OPT_ONLY ? "only" : "skip"))
+                return CO_EXIT_USAGE;
             break;
         case OPT_JUNIT:
         case OPT_JSON:
@@ -340,11 +601,37 @@ static int parse_check_args(int argc, char **argv, struct check_args *a)
                                    optarg);
             a->color = optarg;
             break;
+        case OPT_OPENMETRICS:
+            if (a->snapshot)
+                return usage_error("%s", "--openmetrics is not an option of "
+                                         "`cutover snapshot`");
+            a->openmetrics = optarg;
+            break;
+        case OPT_SHARD:
+            if (parse_shard(optarg, &a->ro.shard, &a->ro.nshards) < 0)
+                return usage_error("--shard must be I/N with 1 <= I <= N "
+                                   "<= 1000 (e.g. 2/8), not \"%s\"",
+                                   optarg);
+            break;
+        case OPT_PROGRESS:
+            if (strcmp(optarg, "auto") && strcmp(optarg, "plain") &&
+                strcmp(optarg, "none"))
+                return usage_error("--progress must be auto, plain or "
+                                   "none, not \"%s\"",
+                                   optarg);
+            a->progress = optarg;
+            break;
         case 'q':
             a->quiet = true;
             break;
         case 'v':
             a->verbose = true;
+            break;
+        case OPT_ANNOTATIONS:
+        case OPT_NO_STEP_SUMMARY:
+        case OPT_CODEQUALITY:
+            if (ci_option(c, optarg, a) != 0)
+                return CO_EXIT_USAGE;
             break;
         default:
             return option_end(c, argv);
@@ -368,6 +655,14 @@ static int parse_check_args(int argc, char **argv, struct check_args *a)
             return usage_error("cannot write report \"%s\": its directory "
                                "does not exist or is not writable",
                                a->out[i]);
+    if (a->openmetrics && check_out_dir(a->openmetrics) < 0)
+        return usage_error("cannot write metrics \"%s\": its directory "
+                           "does not exist or is not writable",
+                           a->openmetrics);
+    if (a->codequality && check_out_dir(a->codequality) < 0)
+        return usage_error("cannot write report \"%s\": its directory "
+                           "does not exist or is not writable",
+                           a->codequality);
     return -1;
 }
 
@@ -385,6 +680,52 @@ static bool want_color(const char *when, int fd)
     if (term && strcmp(term, "dumb") == 0)
         return false;
     return isatty(fd) == 1;
+}
+
+/* True when a report other than the text one goes to stdout ("-"):
+ * then workflow commands go to stderr, which the runner parses too. */
+static bool stdout_is_report(const struct check_args *a)
+{
+    for (int i = 0; i < 3; i++)
+        if (a->out[i] && strcmp(a->out[i], "-") == 0)
+            return true;
+    return a->codequality && strcmp(a->codequality, "-") == 0;
+}
+
+/* The CI-native outputs: workflow commands and the step summary under
+ * GitHub Actions, the GitLab Code Quality file. Returns how many failed. */
+static int write_ci_surfaces(const struct co_report *rep,
+                             const struct check_args *a,
+                             const struct co_report_opts *ro)
+{
+    const char *gha = getenv("GITHUB_ACTIONS");
+    const char *summary = getenv("GITHUB_STEP_SUMMARY");
+    bool on_github = gha && strcmp(gha, "true") == 0;
+    char err[CO_ERRLEN];
+    int failed = 0;
+
+    if (a->codequality &&
+        co_report_write_file(rep, "codequality", ro, a->codequality, err,
+                             sizeof(err)) < 0) {
+        fprintf(stderr, "cutover: %s\n", err);
+        failed++;
+    }
+    if (a->annotations ? strcmp(a->annotations, "github") == 0 : on_github) {
+        fflush(stdout);
+        if (co_report_write_stream(rep, "github", ro,
+                                   stdout_is_report(a) ? stderr : stdout, err,
+                                   sizeof(err)) < 0) {
+            fprintf(stderr, "cutover: %s\n", err);
+            failed++;
+        }
+    }
+    if (!a->no_step_summary && summary && summary[0] &&
+        co_report_append_file(rep, "markdown", ro, summary, err, sizeof(err)) <
+            0) {
+        fprintf(stderr, "cutover: $GITHUB_STEP_SUMMARY: %s\n", err);
+        failed++;
+    }
+    return failed;
 }
 
 static int write_reports(const struct co_report *rep,
@@ -413,7 +754,13 @@ static int write_reports(const struct co_report *rep,
             failed++;
         }
     }
-    return failed;
+    if (a->openmetrics &&
+        co_report_write_file(rep, "openmetrics", &ro, a->openmetrics, err,
+                             sizeof(err)) < 0) {
+        fprintf(stderr, "cutover: %s\n", err);
+        failed++;
+    }
+    return failed + write_ci_surfaces(rep, a, &ro);
 }
 
 static void args_free(struct check_args *a)
@@ -438,10 +785,48 @@ static int prepare(int argc, char **argv, struct check_args *a,
         args_free(a);
         return CO_EXIT_CONFIG;
     }
+    rc = nothing_declared(*cfg, a->config);
+    if (rc < 0)
+        rc = selection_empty(*cfg, &a->ro);
+    if (rc >= 0) {
+        co_config_free(*cfg);
+        *cfg = NULL;
+        args_free(a);
+        return rc;
+    }
     if (a->verbose)
         co_log_set_level(CO_LOG_INFO);
     global_init();
     return -1;
+}
+
+/* --progress: auto is live on a terminal (unless --quiet), plain
+ * elsewhere with --verbose, else nothing. */
+static enum co_progress_mode progress_mode(const struct check_args *a)
+{
+    const char *term = getenv("TERM");
+
+    if (strcmp(a->progress, "none") == 0)
+        return CO_PROGRESS_NONE;
+    if (strcmp(a->progress, "plain") == 0)
+        return CO_PROGRESS_PLAIN;
+    if (a->quiet)
+        return CO_PROGRESS_NONE;
+    if (isatty(STDERR_FILENO) == 1 && !(term && strcmp(term, "dumb") == 0))
+        return CO_PROGRESS_LIVE;
+    return a->verbose ? CO_PROGRESS_PLAIN : CO_PROGRESS_NONE;
+}
+
+/* CUTOVER_PROGRESS_INTERVAL (a duration) for plain progress; 0: the
+ * default. */
+static int64_t progress_every(void)
+{
+    const char *e = getenv("CUTOVER_PROGRESS_INTERVAL");
+    int64_t ms = 0;
+
+    if (e == NULL || co_duration_parse(e, &ms) < 0 || ms < 100)
+        return 0;
+    return ms;
 }
 
 /* Runs the selected checks into rep. Returns whether a worker was
@@ -457,12 +842,30 @@ static bool run_checks(const struct co_config *cfg, struct check_args *a,
     rep->strict = a->strict;
     if (gethostname(rep->hostname, sizeof(rep->hostname) - 1) < 0)
         snprintf(rep->hostname, sizeof(rep->hostname), "localhost");
-    a->ro.progress = !a->quiet && isatty(STDERR_FILENO) == 1;
+    a->ro.progress = progress_mode(a);
+    a->ro.progress_every_ms = progress_every();
+    rep->shard = a->ro.shard; /* 0 without --shard */
+    rep->nshards = a->ro.nshards;
     if (co_runner_run(cfg, &a->ro, rep, &abandoned) == 1)
         fputs("cutover: interrupted; unfinished cases are marked "
               "\"interrupted\"\n",
               stderr);
     return abandoned;
+}
+
+/* Where each result's resource is declared, for reports that point at
+ * the config (Code Quality). */
+static void locate_resources(struct co_report *rep,
+                             const struct co_config *cfg)
+{
+    rep->config_path = cfg->path;
+    for (size_t i = 0; i < rep->nresults; i++) {
+        struct co_result *r = &rep->results[i];
+        for (size_t k = 0; k < cfg->nres && r->resource && r->kind; k++)
+            if (strcmp(cfg->res[k].name, r->resource) == 0 &&
+                strcmp(co_kind_name(cfg->res[k].kind), r->kind) == 0)
+                r->line = cfg->res[k].line;
+    }
 }
 
 static int finish(int code, bool abandoned, struct co_report *rep,
@@ -509,6 +912,7 @@ static int cmd_check(int argc, char **argv)
         a.ro.baseline = b;
     }
     abandoned = run_checks(cfg, &a, &rep);
+    locate_resources(&rep, cfg);
     code = co_report_exit_code(&rep);
     if (write_reports(&rep, &a) && code == CO_EXIT_OK)
         code = CO_EXIT_ERROR;
@@ -516,6 +920,8 @@ static int cmd_check(int argc, char **argv)
 }
 
 /* ---- list -------------------------------------------------------------- */
+
+static int completion(const char *shell);
 
 static void print_param_default(const struct co_param *p, FILE *out)
 {
@@ -602,16 +1008,18 @@ static int cmd_list(int argc, char **argv)
         {"phase", required_argument, NULL, OPT_PHASE},
         {"verbose", no_argument, NULL, 'v'},
         {"man", no_argument, NULL, OPT_MAN},
+        {"completion", required_argument, NULL, OPT_COMPLETION},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     unsigned phase = CO_ALL;
     bool verbose = false, man = false;
+    const char *shell = NULL;
     int c;
 
     opterr = 0;
     optind = 1;
-    while ((c = getopt_long(argc, argv, ":vh", opts, NULL)) != -1) {
+    while ((c = next_option(argc, argv, ":vh", opts)) != -1) {
         switch (c) {
         case OPT_PHASE:
             if (phase_option(optarg, &phase) != 0)
@@ -623,12 +1031,17 @@ static int cmd_list(int argc, char **argv)
         case OPT_MAN:
             man = true;
             break;
+        case OPT_COMPLETION:
+            shell = optarg;
+            break;
         default:
             return option_end(c, argv);
         }
     }
     if (optind < argc)
         return usage_error("unexpected argument \"%s\"", argv[optind]);
+    if (shell)
+        return completion(shell);
     if (man)
         list_man();
     else
@@ -643,18 +1056,23 @@ static int cmd_config(int argc, char **argv)
     static const struct option opts[] = {
         {"config", required_argument, NULL, 'c'},
         {"help", no_argument, NULL, 'h'},
+        {"schema", no_argument, NULL, OPT_SCHEMA},
         {NULL, 0, NULL, 0},
     };
     const char *path = DEFAULT_CONFIG;
     struct co_config *cfg;
+    bool schema = false;
     int c, rc;
 
     opterr = 0;
     optind = 1;
-    while ((c = getopt_long(argc, argv, ":c:h", opts, NULL)) != -1) {
+    while ((c = next_option(argc, argv, ":c:h", opts)) != -1) {
         switch (c) {
         case 'c':
             path = optarg;
+            break;
+        case OPT_SCHEMA:
+            schema = true;
             break;
         default:
             return option_end(c, argv);
@@ -662,12 +1080,70 @@ static int cmd_config(int argc, char **argv)
     }
     if (optind < argc)
         return usage_error("unexpected argument \"%s\"", argv[optind]);
+    if (schema) /* needs no config: it describes every config */
+        return co_config_schema_write(stdout) < 0 ? CO_EXIT_ERROR : CO_EXIT_OK;
     cfg = load_config(path);
     if (cfg == NULL)
         return CO_EXIT_CONFIG;
     rc = co_config_dump(cfg, stdout) < 0 ? CO_EXIT_ERROR : CO_EXIT_OK;
     co_config_free(cfg);
     return rc;
+}
+
+/* ---- init -------------------------------------------------------------- */
+
+static int cmd_init(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"heroku", required_argument, NULL, OPT_HEROKU},
+        {"aptible", required_argument, NULL, OPT_APTIBLE},
+        {"output", required_argument, NULL, 'o'},
+        {"force", no_argument, NULL, OPT_FORCE},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    struct co_init_opts o = {NULL, NULL, DEFAULT_CONFIG, false};
+    char err[2 * CO_ERRLEN] = "";
+    enum co_init_result r;
+    int c;
+
+    opterr = 0;
+    optind = 1;
+    while ((c = next_option(argc, argv, ":o:h", opts)) != -1) {
+        switch (c) {
+        case OPT_HEROKU:
+            o.heroku = optarg;
+            break;
+        case OPT_APTIBLE:
+            o.aptible = optarg;
+            break;
+        case 'o':
+            o.output = optarg;
+            break;
+        case OPT_FORCE:
+            o.force = true;
+            break;
+        default:
+            return option_end(c, argv);
+        }
+    }
+    if (optind < argc)
+        return usage_error("unexpected argument \"%s\"", argv[optind]);
+    if (o.heroku == NULL || o.aptible == NULL)
+        return usage_error("%s", "init needs --heroku FILE (`heroku config "
+                                 "--json`) and --aptible FILE (`aptible "
+                                 "config`)");
+    if (strcmp(o.output, "-") != 0 && check_out_dir(o.output) < 0)
+        return usage_error("cannot write \"%s\": its directory does not "
+                           "exist or is not writable",
+                           o.output);
+    r = co_init_write(&o, stderr, err, sizeof(err));
+    if (r == CO_INIT_OK)
+        return CO_EXIT_OK;
+    fprintf(stderr, "cutover: init: %s\n", err);
+    if (r == CO_INIT_EXISTS)
+        return CO_EXIT_USAGE;
+    return r == CO_INIT_INPUT ? CO_EXIT_CONFIG : CO_EXIT_ERROR;
 }
 
 /* ---- snapshot ---------------------------------------------------------- */
@@ -740,12 +1216,43 @@ static const struct {
     int (*run)(int argc, char **argv);
 } commands[] = {
     {"check", cmd_check},       {"list", cmd_list}, {"config", cmd_config},
-    {"snapshot", cmd_snapshot}, {NULL, NULL},
+    {"snapshot", cmd_snapshot}, {"init", cmd_init}, {NULL, NULL},
 };
+
+/* `cutover list --completion SHELL` (hidden; the build runs it): each
+ * command runs once in describe mode and hands over its option tables. */
+static int completion(const char *shell)
+{
+    struct co_cli_command cmds[sizeof(commands) / sizeof(commands[0])];
+    size_t n = 0;
+
+    for (; commands[n].name; n++) {
+        char *argv[] = {(char *)commands[n].name, (char *)"--help", NULL};
+        cmds[n].name = commands[n].name;
+        cmds[n].shortopts = NULL;
+        cmds[n].opts = NULL;
+        describing = &cmds[n];
+        commands[n].run(2, argv);
+        describing = NULL;
+        if (cmds[n].opts == NULL) {
+            /* Fails the build (cmake/completion.cmake): a command whose
+             * options the scripts cannot see would drift. */
+            fprintf(stderr,
+                    "cutover: command \"%s\" did not hand over its options: "
+                    "parse them with next_option() in core/cli.c\n",
+                    commands[n].name);
+            return CO_EXIT_ERROR;
+        }
+    }
+    if (co_completion_write(stdout, shell, cmds, n, usage_text, help_text) < 0)
+        return usage_error("--completion must be bash or zsh, not \"%s\"",
+                           shell);
+    return CO_EXIT_OK;
+}
 
 int co_cli_main(int argc, char **argv)
 {
-    const char *names[5];
+    const char *names[6];
     const char *hint;
     size_t n = 0;
 

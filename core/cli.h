@@ -2,7 +2,7 @@
 #ifndef CUTOVER_CLI_H
 #define CUTOVER_CLI_H
 
-/* Exit codes (DESIGN.md). */
+/* Exit codes (doc/DESIGN.md). */
 enum {
     CO_EXIT_OK = 0,
     CO_EXIT_FAIL = 1,

@@ -57,113 +57,178 @@ static const char *const http_methods[] = {
 #define DAY_MS     (24LL * 3600 * 1000)
 
 const struct co_cfg_key co_cfg_settings_keys[] = {
-    {"jobs", CO_CFG_INT, SET(jobs), 0, 1, 256, NULL, NULL},
-    {"timeout", CO_CFG_DURATION, SET(timeout_ms), 0, 1, DAY_MS, NULL, NULL},
+    {"jobs", CO_CFG_INT, SET(jobs), 0, 1, 256, NULL, NULL,
+     "Tasks (check x resource) run in parallel; default 4."},
+    {"timeout", CO_CFG_DURATION, SET(timeout_ms), 0, 1, DAY_MS, NULL, NULL,
+     "Deadline of one task; default 30s."},
     {"statement_timeout", CO_CFG_DURATION, SET(statement_timeout_ms), 0, 1,
-     DAY_MS, NULL, NULL},
+     DAY_MS, NULL, NULL,
+     "PostgreSQL statement_timeout of every session; default 60s."},
     {"resolvers", CO_CFG_LIST, SET(resolvers), 0, 0, 0, NULL,
-     co_cfg_check_resolver},
-    {NULL, 0, 0, 0, 0, 0, NULL, NULL},
+     co_cfg_check_resolver,
+     "DNS servers every domain is asked (ip, ip:port or [ipv6]:port); "
+     "default: the system's."},
+    {NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL},
 };
 
 static const struct co_cfg_key pg_keys[] = {
-    {"source", CO_CFG_URL, RES(source), 0, 0, 0, pg_schemes, NULL},
-    {"target", CO_CFG_URL, RES(target), 0, 0, 0, pg_schemes, NULL},
-    {"schemas", CO_CFG_LIST, RES(schemas), 0, 0, 0, NULL, NULL},
-    {"exclude", CO_CFG_LIST, RES(exclude), 0, 0, 0, NULL, NULL},
-    {"ca_file", CO_CFG_FILE, RES(ca_file), 0, 0, 0, NULL, NULL},
+    {"source", CO_CFG_URL, RES(source), 0, 0, 0, pg_schemes, NULL,
+     "Heroku database URL (postgres://); use ${VAR}, never the secret "
+     "itself."},
+    {"target", CO_CFG_URL, RES(target), 0, 0, 0, pg_schemes, NULL,
+     "Aptible database URL (postgres://); use ${VAR}."},
+    {"schemas", CO_CFG_LIST, RES(schemas), 0, 0, 0, NULL, NULL,
+     "Schemas to compare; default: every non-system schema."},
+    {"exclude", CO_CFG_LIST, RES(exclude), 0, 0, 0, NULL, NULL,
+     "Tables left out (schema.table, globs allowed)."},
+    {"ca_file", CO_CFG_FILE, RES(ca_file), 0, 0, 0, NULL, NULL,
+     "CA bundle to verify the server certificates (sslrootcert, "
+     "verify-full); relative to the config file."},
     {"quiesce_window", CO_CFG_DURATION, RES(quiesce_window_ms), 0, 0, DAY_MS,
-     NULL, NULL},
-    {"tls_verify", CO_CFG_BOOL, RES(tls_verify), 0, 0, 0, NULL, NULL},
-    {"tls", CO_CFG_BOOL, RES(tls), 0, 0, 0, NULL, NULL},
-    {"cert_min_days", CO_CFG_INT, RES(cert_min_days), 0, 0, 36500, NULL, NULL},
+     NULL, NULL,
+     "Enables pg.quiesced: no writes on the source during this window."},
+    {"tls_verify", CO_CFG_BOOL, RES(tls_verify), 0, 0, 0, NULL, NULL,
+     "Verify server certificates; default true."},
+    {"tls", CO_CFG_BOOL, RES(tls), 0, 0, 0, NULL, NULL,
+     "Also run tls.cert against the database hosts; default false."},
+    {"cert_min_days", CO_CFG_INT, RES(cert_min_days), 0, 0, 36500, NULL, NULL,
+     "tls.cert: days a certificate must still be valid; default 14."},
     {"tls_min_version", CO_CFG_ENUM, RES(tls_min_version), 0, 0, 0,
-     tls_versions, NULL},
-    {"role_map", CO_CFG_MAP, RES(role_map), 0, 0, 0, NULL, NULL},
-    {NULL, 0, 0, 0, 0, 0, NULL, NULL},
+     tls_versions, NULL, "tls.cert: lowest TLS version; default \"1.2\"."},
+    {"role_map", CO_CFG_MAP, RES(role_map), 0, 0, 0, NULL, NULL,
+     "pg.schema: {SOURCE_ROLE: TARGET_ROLE}, owners and grants compared "
+     "across a role rename; the connecting users are mapped by default."},
+    {NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL},
 };
 
 static const struct co_cfg_key redis_keys[] = {
-    {"source", CO_CFG_URL, RES(source), 0, 0, 0, redis_schemes, NULL},
-    {"target", CO_CFG_URL, RES(target), 0, 0, 0, redis_schemes, NULL},
-    {"tls_verify", CO_CFG_BOOL, RES(tls_verify), 0, 0, 0, NULL, NULL},
-    {"ca_file", CO_CFG_FILE, RES(ca_file), 0, 0, 0, NULL, NULL},
-    {"queues", CO_CFG_ENUM, RES(queues), 0, 0, 0, queue_kinds, NULL},
-    {"patterns", CO_CFG_LIST, RES(patterns), 0, 0, 0, NULL, NULL},
-    {"tls", CO_CFG_BOOL, RES(tls), 0, 0, 0, NULL, NULL},
-    {"cert_min_days", CO_CFG_INT, RES(cert_min_days), 0, 0, 36500, NULL, NULL},
+    {"source", CO_CFG_URL, RES(source), 0, 0, 0, redis_schemes, NULL,
+     "Heroku Redis URL (redis:// or rediss://); use ${VAR}."},
+    {"target", CO_CFG_URL, RES(target), 0, 0, 0, redis_schemes, NULL,
+     "Aptible Redis URL (redis:// or rediss://); use ${VAR}."},
+    {"tls_verify", CO_CFG_BOOL, RES(tls_verify), 0, 0, 0, NULL, NULL,
+     "Verify server certificates; default true (Heroku Redis needs false: "
+     "its certificates are self-signed)."},
+    {"ca_file", CO_CFG_FILE, RES(ca_file), 0, 0, 0, NULL, NULL,
+     "CA bundle to verify the server certificates; relative to the config "
+     "file."},
+    {"queues", CO_CFG_ENUM, RES(queues), 0, 0, 0, queue_kinds, NULL,
+     "Job framework whose queues redis.queues counts; default none."},
+    {"patterns", CO_CFG_LIST, RES(patterns), 0, 0, 0, NULL, NULL,
+     "Key patterns (SCAN MATCH globs) whose counts redis.keyspace "
+     "compares."},
+    {"tls", CO_CFG_BOOL, RES(tls), 0, 0, 0, NULL, NULL,
+     "Also run tls.cert against the Redis hosts; default false."},
+    {"cert_min_days", CO_CFG_INT, RES(cert_min_days), 0, 0, 36500, NULL, NULL,
+     "tls.cert: days a certificate must still be valid; default 14."},
     {"tls_min_version", CO_CFG_ENUM, RES(tls_min_version), 0, 0, 0,
-     tls_versions, NULL},
-    {NULL, 0, 0, 0, 0, 0, NULL, NULL},
+     tls_versions, NULL, "tls.cert: lowest TLS version; default \"1.2\"."},
+    {NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL},
 };
 
 static const struct co_cfg_key domain_keys[] = {
-    {"ttl_max", CO_CFG_INT64, RES(ttl_max), 0, 0, 2147483647LL, NULL, NULL},
+    {"ttl_max", CO_CFG_INT64, RES(ttl_max), 0, 0, 2147483647LL, NULL, NULL,
+     "dns.ttl: highest TTL in seconds the records may have before the "
+     "switch."},
     {"expect_cname", CO_CFG_STR, RES(expect_cname), 0, 0, 0, NULL,
-     co_cfg_check_hostname},
+     co_cfg_check_hostname,
+     "dns.resolve: the CNAME the name must point at (the Aptible "
+     "endpoint)."},
     {"resolvers", CO_CFG_LIST, RES(resolvers), 0, 0, 0, NULL,
-     co_cfg_check_resolver},
-    {"authoritative", CO_CFG_BOOL, RES(authoritative), 0, 0, 0, NULL, NULL},
+     co_cfg_check_resolver,
+     "DNS servers to ask (ip, ip:port or [ipv6]:port); default: "
+     "settings.resolvers, else the system's."},
+    {"authoritative", CO_CFG_BOOL, RES(authoritative), 0, 0, 0, NULL, NULL,
+     "Also ask the zone's NS servers; default false."},
     {"expect_addresses", CO_CFG_LIST, RES(expect_addresses), 0, 0, 0, NULL,
-     co_cfg_check_ip},
+     co_cfg_check_ip, "dns.resolve: the addresses the name must resolve to."},
     {"expect_acme_cname", CO_CFG_BOOL, RES(expect_acme_cname), 0, 0, 0, NULL,
-     NULL},
-    {NULL, 0, 0, 0, 0, 0, NULL, NULL},
+     NULL,
+     "_acme-challenge.NAME must be a CNAME to acme.<expect_cname>; "
+     "default false."},
+    {NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL},
 };
 
 static const struct co_cfg_key endpoint_keys[] = {
-    {"url", CO_CFG_URL, RES(url), CO_CFG_REQUIRED, 0, 0, http_schemes, NULL},
-    {"expect_status", CO_CFG_INT, RES(expect_status), 0, 100, 599, NULL, NULL},
-    {"cert_min_days", CO_CFG_INT, RES(cert_min_days), 0, 0, 36500, NULL, NULL},
+    {"url", CO_CFG_URL, RES(url), CO_CFG_REQUIRED, 0, 0, http_schemes, NULL,
+     "URL http.probe requests (https:// or http://)."},
+    {"expect_status", CO_CFG_INT, RES(expect_status), 0, 100, 599, NULL, NULL,
+     "HTTP status expected; default: any 2xx or 3xx."},
+    {"cert_min_days", CO_CFG_INT, RES(cert_min_days), 0, 0, 36500, NULL, NULL,
+     "tls.cert: days the certificate must still be valid; default 14."},
     {"tls_min_version", CO_CFG_ENUM, RES(tls_min_version), 0, 0, 0,
-     tls_versions, NULL},
-    {"ca_file", CO_CFG_FILE, RES(ca_file), 0, 0, 0, NULL, NULL},
-    {"tls_verify", CO_CFG_BOOL, RES(tls_verify), 0, 0, 0, NULL, NULL},
+     tls_versions, NULL, "tls.cert: lowest TLS version; default \"1.2\"."},
+    {"ca_file", CO_CFG_FILE, RES(ca_file), 0, 0, 0, NULL, NULL,
+     "CA bundle to verify the certificate; relative to the config file."},
+    {"tls_verify", CO_CFG_BOOL, RES(tls_verify), 0, 0, 0, NULL, NULL,
+     "Verify the certificate; default true."},
     {"connect_to", CO_CFG_STR, RES(connect_to), 0, 0, 0, NULL,
-     co_cfg_check_connect_to},
-    {"expect_body", CO_CFG_STR, RES(expect_body), 0, 0, 0, NULL, NULL},
-    {"method", CO_CFG_ENUM, RES(method), 0, 0, 0, http_methods, NULL},
-    {"headers", CO_CFG_HEADERS, RES(headers), 0, 0, 0, NULL, NULL},
+     co_cfg_check_connect_to,
+     "Dial this host[:port] instead, keeping the URL's name for SNI, Host "
+     "and the certificate."},
+    {"expect_body", CO_CFG_STR, RES(expect_body), 0, 0, 0, NULL, NULL,
+     "Text the response body must contain."},
+    {"method", CO_CFG_ENUM, RES(method), 0, 0, 0, http_methods, NULL,
+     "HTTP method; default GET."},
+    {"headers", CO_CFG_HEADERS, RES(headers), 0, 0, 0, NULL, NULL,
+     "Request headers (name: value); credential headers are masked in "
+     "reports."},
     {"follow_redirects", CO_CFG_BOOL, RES(follow_redirects), 0, 0, 0, NULL,
-     NULL},
-    {NULL, 0, 0, 0, 0, 0, NULL, NULL},
+     NULL, "Follow redirects; default false."},
+    {NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL},
 };
 
 static const struct co_cfg_key egress_keys[] = {
-    {"url", CO_CFG_URL, RES(url), CO_CFG_REQUIRED, 0, 0, http_schemes, NULL},
+    {"url", CO_CFG_URL, RES(url), CO_CFG_REQUIRED, 0, 0, http_schemes, NULL,
+     "A service that answers with the caller's public IP address."},
     {"expect_cidrs", CO_CFG_LIST, RES(expect_cidrs), 0, 0, 0, NULL,
-     co_cfg_check_cidr},
-    {"ca_file", CO_CFG_FILE, RES(ca_file), 0, 0, 0, NULL, NULL},
-    {"tls_verify", CO_CFG_BOOL, RES(tls_verify), 0, 0, 0, NULL, NULL},
-    {NULL, 0, 0, 0, 0, 0, NULL, NULL},
+     co_cfg_check_cidr,
+     "The outbound address pool the public IP must be in (CIDRs)."},
+    {"ca_file", CO_CFG_FILE, RES(ca_file), 0, 0, 0, NULL, NULL,
+     "CA bundle to verify the certificate; relative to the config file."},
+    {"tls_verify", CO_CFG_BOOL, RES(tls_verify), 0, 0, 0, NULL, NULL,
+     "Verify the certificate; default true."},
+    {NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL},
 };
 
 static const struct co_cfg_key env_keys[] = {
-    {"source", CO_CFG_PATH, RES(source), 0, 0, 0, NULL, NULL},
-    {"target", CO_CFG_PATH, RES(target), 0, 0, 0, NULL, NULL},
-    {NULL, 0, 0, 0, 0, 0, NULL, NULL},
-};
-
-/* What a resource needs beyond its keys' own rules. */
-enum need {
-    NEED_NOTHING,
-    NEED_A_SIDE,      /* source, target or both */
-    NEED_ACME_TARGET, /* expect_acme_cname needs expect_cname */
+    {"source", CO_CFG_PATH, RES(source), 0, 0, 0, NULL, NULL,
+     "Config vars of the source: `heroku config --json` output (or a .env "
+     "file); relative to the config file."},
+    {"target", CO_CFG_PATH, RES(target), 0, 0, 0, NULL, NULL,
+     "Config vars of the target: `aptible config` output (lines or JSON, "
+     "or a .env file); relative to the config file."},
+    {NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL},
 };
 
 /* The resource sections, indexed by kind. */
 static const struct kind_section {
     const char *section;
     const struct co_cfg_key *keys;
-    enum need need;
+    enum co_cfg_need need;
+    const char *desc;
 } kind_sections[CO_KIND__COUNT] = {
-    [CO_KIND_POSTGRES] = {"postgres", pg_keys, NEED_A_SIDE},
-    [CO_KIND_REDIS] = {"redis", redis_keys, NEED_A_SIDE},
-    [CO_KIND_DOMAIN] = {"domains", domain_keys, NEED_ACME_TARGET},
-    [CO_KIND_ENDPOINT] = {"endpoints", endpoint_keys, NEED_NOTHING},
-    [CO_KIND_OUTBOUND] = {"outbound", NULL, NEED_NOTHING},
-    [CO_KIND_EGRESS] = {"egress", egress_keys, NEED_NOTHING},
-    [CO_KIND_ENV] = {"env", env_keys, NEED_A_SIDE},
+    [CO_KIND_POSTGRES] = {"postgres", pg_keys, CO_CFG_NEED_A_SIDE,
+                          "PostgreSQL databases, by name: a source and/or "
+                          "target URL each."},
+    [CO_KIND_REDIS] = {"redis", redis_keys, CO_CFG_NEED_A_SIDE,
+                       "Redis instances, by name: a source and/or target "
+                       "URL each."},
+    [CO_KIND_DOMAIN] = {"domains", domain_keys, CO_CFG_NEED_ACME_TARGET,
+                        "DNS names, by name: TTLs before the switch, answers "
+                        "after it."},
+    [CO_KIND_ENDPOINT] = {"endpoints", endpoint_keys, CO_CFG_NEED_NOTHING,
+                          "HTTP(S) endpoints, by name: status, body and "
+                          "certificate."},
+    [CO_KIND_OUTBOUND] = {"outbound", NULL, CO_CFG_NEED_NOTHING,
+                          "Partners the app connects to, by name: "
+                          "\"host:port\" each (tcp.reach)."},
+    [CO_KIND_EGRESS] = {"egress", egress_keys, CO_CFG_NEED_NOTHING,
+                        "The public IP the world sees must be in the "
+                        "expected outbound pool (net.egress)."},
+    [CO_KIND_ENV] = {"env", env_keys, CO_CFG_NEED_A_SIDE,
+                     "Config-var files, by name: keys and value hashes "
+                     "compared (env.diff)."},
 };
 
 const struct co_cfg_key *co_cfg_kind_keys(enum co_kind k)
@@ -174,6 +239,17 @@ const struct co_cfg_key *co_cfg_kind_keys(enum co_kind k)
 const char *co_cfg_section_name(enum co_kind k)
 {
     return (unsigned)k < CO_KIND__COUNT ? kind_sections[k].section : "?";
+}
+
+enum co_cfg_need co_cfg_kind_need(enum co_kind k)
+{
+    return (unsigned)k < CO_KIND__COUNT ? kind_sections[k].need
+                                        : CO_CFG_NEED_NOTHING;
+}
+
+const char *co_cfg_section_desc(enum co_kind k)
+{
+    return (unsigned)k < CO_KIND__COUNT ? kind_sections[k].desc : "";
 }
 
 /* ---- loader state, errors, key paths ---------------------------------- */
@@ -872,12 +948,12 @@ static struct co_resource *add_resource(struct loader *L, enum co_kind kind,
 static int check_needs(struct loader *L, const struct co_resource *r,
                        yaml_mark_t m)
 {
-    switch (kind_sections[r->kind].need) {
-    case NEED_A_SIDE:
+    switch (co_cfg_kind_need(r->kind)) {
+    case CO_CFG_NEED_A_SIDE:
         if (r->source == NULL && r->target == NULL)
             return fail_at(L, m, "needs a source, a target or both");
         break;
-    case NEED_ACME_TARGET:
+    case CO_CFG_NEED_ACME_TARGET:
         if (r->expect_acme_cname && r->expect_cname == NULL) {
             path_push(L, "expect_acme_cname");
             return fail_at(L, m,
@@ -885,7 +961,7 @@ static int check_needs(struct loader *L, const struct co_resource *r,
                            "acme.<expect_cname>)");
         }
         break;
-    case NEED_NOTHING:
+    case CO_CFG_NEED_NOTHING:
         break;
     }
     return 0;
@@ -1052,7 +1128,7 @@ static int override_pair(struct loader *L, yaml_node_t *k, yaml_node_t *v,
         return load_phases(L, v, ctx->o);
     if (strcmp(name, "enabled") == 0) {
         static const struct co_cfg_key key = {
-            "enabled", CO_CFG_BOOL, 0, 0, 0, 0, NULL, NULL};
+            "enabled", CO_CFG_BOOL, 0, 0, 0, 0, NULL, NULL, NULL};
         ctx->o->has_enabled = true;
         return set_bool(L, &key, v, &ctx->o->enabled);
     }
@@ -1159,6 +1235,11 @@ static const struct section {
     {"checks", load_checks, -1},
 };
 #define NSECTION (sizeof(sections) / sizeof(sections[0]))
+
+const char *co_cfg_toplevel_name(size_t i)
+{
+    return i < NSECTION ? sections[i].name : NULL;
+}
 
 static int section_pair(struct loader *L, yaml_node_t *k, yaml_node_t *v,
                         void *arg)
@@ -1284,8 +1365,8 @@ static struct co_config *config_new(const char *name)
     return c;
 }
 
-/* Resources are grouped by kind in enum order (the order of DESIGN.md's
- * sections), keeping config order inside a kind. */
+/* Resources are grouped by kind in enum order (the order of the config
+ * sections in doc/DESIGN.md), keeping config order inside a kind. */
 static void group_by_kind(struct co_config *c)
 {
     struct co_resource *sorted;

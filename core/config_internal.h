@@ -47,6 +47,14 @@ struct co_cfg_key {
     long long min, max;         /* numeric ranges (durations in ms) */
     const char *const *choices; /* enum values, or URL schemes */
     co_cfg_check_fn check;      /* per value or per list item */
+    const char *desc; /* one sentence for `cutover config --schema` */
+};
+
+/* What a resource needs beyond its keys' own rules. */
+enum co_cfg_need {
+    CO_CFG_NEED_NOTHING,
+    CO_CFG_NEED_A_SIDE,      /* source, target or both */
+    CO_CFG_NEED_ACME_TARGET, /* expect_acme_cname needs expect_cname */
 };
 
 /* The keys of the `settings:` section (fields of struct co_settings). */
@@ -56,6 +64,14 @@ extern const struct co_cfg_key co_cfg_settings_keys[];
 const struct co_cfg_key *co_cfg_kind_keys(enum co_kind k);
 /* The top-level section of kind k: "postgres", "domains", ... */
 const char *co_cfg_section_name(enum co_kind k);
+/* What a resource of kind k needs beyond its keys, and one sentence
+ * about its section (both for the schema, config_schema.c). */
+enum co_cfg_need co_cfg_kind_need(enum co_kind k);
+const char *co_cfg_section_desc(enum co_kind k);
+
+/* The i-th top-level key the loader accepts ("version", "settings",
+ * the resource sections, "checks"), NULL past the last one. */
+const char *co_cfg_toplevel_name(size_t i);
 
 /* Validators (config_value.c). Each returns 0 or -1 with a reason. */
 int co_cfg_check_ip(const char *s, char *why, size_t whylen);

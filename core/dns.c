@@ -7,25 +7,25 @@
  * replies); ares_expand_name() only decodes (possibly compressed) names.
  *
  * Every batch makes one channel per distinct server and drives them all
- * from one poll loop: ares_getsock -> ares_timeout -> poll ->
- * ares_process_fd, each poll capped at 100 ms so the cancel flag is seen,
- * and capped by the deadline. ARES_FLAG_NOCHECKRESP keeps c-ares from
+ * from one loop (co_ares_step, ares_loop.h, the one net.c uses too): each
+ * poll capped at 100 ms so the cancel flag is seen, and capped by the
+ * deadline. ARES_FLAG_NOCHECKRESP keeps c-ares from
  * retrying a SERVFAIL or REFUSED: the rcode is the answer we want.
  */
 #include "cutover/dns.h"
 
+#include "ares_loop.h"
+
 #include <ares.h>
 #include <arpa/inet.h>
 #include <errno.h>
-#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
-#define DNS_SLICE_MS 100
-#define DNS_HDR      12
+#define DNS_HDR 12
 
 /* ---- parsing ---------------------------------------------------------- */
 
@@ -344,80 +344,6 @@ static void query_callback(void *arg, int status, int timeouts,
 
 /* ---- the loop --------------------------------------------------------- */
 
-static int slice_ms(int64_t deadline)
-{
-    int64_t left = deadline - co_now_ms();
-
-    if (left <= 0)
-        return 0;
-    return left > DNS_SLICE_MS ? DNS_SLICE_MS : (int)left;
-}
-
-/* Adds a channel's sockets to pfd (owner[] remembers whose) and lowers
- * *ms to its next retry timer. */
-static void chan_poll_set(const struct chan *c, size_t ci, struct pollfd *pfd,
-                          size_t *owner, nfds_t *n, int *ms)
-{
-    ares_socket_t socks[ARES_GETSOCK_MAXNUM];
-    struct timeval maxtv, tv, *tvp;
-    int bits = ares_getsock(c->ch, socks, ARES_GETSOCK_MAXNUM);
-
-    for (int i = 0; i < ARES_GETSOCK_MAXNUM; i++) {
-        short ev = 0;
-        /* ARES_GETSOCK_WRITABLE shifts a signed 1 into the sign bit. */
-        if ((unsigned)bits & (1u << i))
-            ev |= POLLIN;
-        if ((unsigned)bits & (1u << (i + ARES_GETSOCK_MAXNUM)))
-            ev |= POLLOUT;
-        if (ev == 0)
-            continue;
-        pfd[*n].fd = socks[i];
-        pfd[*n].events = ev;
-        pfd[*n].revents = 0;
-        owner[*n] = ci;
-        (*n)++;
-    }
-    maxtv.tv_sec = *ms / 1000;
-    maxtv.tv_usec = (*ms % 1000) * 1000;
-    tvp = ares_timeout(c->ch, &maxtv, &tv);
-    *ms = (int)(tvp->tv_sec * 1000 + (tvp->tv_usec + 999) / 1000);
-}
-
-/* One turn: wait on every channel's sockets, then let each read, write
- * and run its retry timers. */
-static int dns_step(struct chan *chans, size_t nch, int64_t deadline)
-{
-    size_t cap = nch * ARES_GETSOCK_MAXNUM;
-    struct pollfd *pfd = co_calloc(cap, sizeof(*pfd));
-    size_t *owner = co_calloc(cap, sizeof(*owner));
-    nfds_t n = 0;
-    int ms = slice_ms(deadline), rc;
-
-    for (size_t i = 0; i < nch; i++)
-        chan_poll_set(&chans[i], i, pfd, owner, &n, &ms);
-    rc = poll(pfd, n, ms);
-    if (rc < 0 && errno != EINTR) {
-        free(pfd);
-        free(owner);
-        return -1;
-    }
-    for (nfds_t i = 0; rc > 0 && i < n; i++) {
-        short re = pfd[i].revents;
-        ares_socket_t r = ARES_SOCKET_BAD, w = ARES_SOCKET_BAD;
-        if (re & (POLLIN | POLLERR | POLLHUP))
-            r = pfd[i].fd;
-        if (re & POLLOUT)
-            w = pfd[i].fd;
-        if (r != ARES_SOCKET_BAD || w != ARES_SOCKET_BAD)
-            ares_process_fd(chans[owner[i]].ch, r, w);
-    }
-    for (size_t i = 0; i < nch; i++) /* timers */
-        ares_process_fd(chans[i].ch, ARES_SOCKET_BAD, ARES_SOCKET_BAD);
-    free(pfd);
-    free(owner);
-    return 0;
-}
-
 static bool all_done(const struct co_dns_query *q, size_t n)
 {
     for (size_t i = 0; i < n; i++)
@@ -454,24 +380,31 @@ static enum co_net_err run_loop(struct chan *chans, size_t nch,
                                 char *err, size_t errlen)
 {
     int64_t started = co_now_ms();
+    ares_channel *ch = co_calloc(nch, sizeof(*ch));
+    enum co_net_err rc = CO_NET_OK;
 
+    for (size_t i = 0; i < nch; i++)
+        ch[i] = chans[i].ch;
     while (!all_done(q, n)) {
-        if (cancel != NULL && atomic_load(cancel) != 0) {
+        if (co_cancelled(cancel)) {
             settle_pending(q, n, CO_NET_CANCELLED, 0);
             snprintf(err, errlen, "interrupted");
-            return CO_NET_CANCELLED;
+            rc = CO_NET_CANCELLED;
+            break;
         }
         if (co_now_ms() >= deadline) {
             settle_pending(q, n, CO_NET_TIMEOUT, co_now_ms() - started);
-            return CO_NET_OK;
+            break;
         }
-        if (dns_step(chans, nch, deadline) < 0) {
+        if (co_ares_step(ch, nch, deadline) < 0) {
             snprintf(err, errlen, "poll: %s", strerror(errno));
             settle_pending(q, n, CO_NET_ERROR, 0);
-            return CO_NET_ERROR;
+            rc = CO_NET_ERROR;
+            break;
         }
     }
-    return CO_NET_OK;
+    free(ch);
+    return rc;
 }
 
 /* Index of the channel for server, opening it when new; -1 on error. */

@@ -191,7 +191,7 @@ static enum co_net_err map_curl(CURL *c, CURLcode cc, const char *url,
     case CURLE_SSL_CACERT_BADFILE:
     case CURLE_SSL_CERTPROBLEM:
         snprintf(err, errlen, "TLS: %s", why);
-        return CO_NET_ERROR;
+        return CO_NET_TLS;
     default:
         snprintf(err, errlen, "%s", why);
         return CO_NET_ERROR;

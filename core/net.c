@@ -3,7 +3,8 @@
  * deadline and a cancel flag.
  *
  * c-ares never blocks and never owns a thread, so this file owns the
- * loop: ares_getsock -> ares_timeout -> poll -> ares_process_fd, with
+ * loop (co_ares_step, ares_loop.h; dns.c drives its channels with it
+ * too): ares_getsock -> ares_timeout -> poll -> ares_process_fd, with
  * every poll capped at 100 ms so a cancel flag set by the signal handler
  * is seen quickly, and capped by the caller's deadline so one deadline
  * governs a whole task. Each co_resolve() call makes its own channel:
@@ -16,6 +17,8 @@
  * rather than "failed".
  */
 #include "cutover/net.h"
+
+#include "ares_loop.h"
 
 #include <ares.h>
 #include <arpa/inet.h>
@@ -40,6 +43,7 @@ static const char *const net_err_names[] = {
     [CO_NET_CANCELLED] = "cancelled",
     [CO_NET_DNSFAIL] = "DNS failure",
     [CO_NET_ERROR] = "error",
+    [CO_NET_TLS] = "TLS failure",
 };
 
 const char *co_net_err_name(enum co_net_err e)
@@ -143,21 +147,6 @@ int co_hostport_split(const char *s, int defport, char **host, int *port)
 
 /* ---- waiting ---------------------------------------------------------- */
 
-static bool is_cancelled(const atomic_int *cancel)
-{
-    return cancel != NULL && atomic_load(cancel) != 0;
-}
-
-/* Milliseconds to sleep now: at most NET_SLICE_MS, 0 when past due. */
-static int slice_ms(int64_t deadline)
-{
-    int64_t left = deadline - co_now_ms();
-
-    if (left <= 0)
-        return 0;
-    return left > NET_SLICE_MS ? NET_SLICE_MS : (int)left;
-}
-
 int co_wait_fd(int fd, short events, int64_t deadline,
                const atomic_int *cancel)
 {
@@ -166,13 +155,13 @@ int co_wait_fd(int fd, short events, int64_t deadline,
     for (;;) {
         int ms, rc;
 
-        if (is_cancelled(cancel)) {
+        if (co_cancelled(cancel)) {
             errno = ECANCELED;
             return -1;
         }
         /* Poll even when the deadline has passed: a socket that is
          * already ready wins over a deadline reached at the same time. */
-        ms = slice_ms(deadline);
+        ms = co_slice_ms(deadline, NET_SLICE_MS);
         p.revents = 0;
         rc = poll(&p, 1, ms);
         if (rc > 0) {
@@ -386,17 +375,17 @@ static enum co_net_err make_channel(ares_channel *ch,
     return CO_NET_OK;
 }
 
-/* One turn of the loop: wait (at most one slice) on c-ares' sockets,
- * then let it read, write and handle its own retry timers. */
-static int ares_step(ares_channel ch, int64_t deadline)
+/* ---- the c-ares loop (ares_loop.h) ------------------------------------ */
+
+/* Adds channel ci's sockets to pfd (owner[] remembers whose) and lowers
+ * *ms to its next retry timer. */
+static void ares_poll_set(ares_channel ch, size_t ci, struct pollfd *pfd,
+                          size_t *owner, nfds_t *n, int *ms)
 {
     ares_socket_t socks[ARES_GETSOCK_MAXNUM];
-    struct pollfd pfd[ARES_GETSOCK_MAXNUM];
     struct timeval maxtv, tv, *tvp;
-    nfds_t n = 0;
-    int bits, ms, rc;
+    int bits = ares_getsock(ch, socks, ARES_GETSOCK_MAXNUM);
 
-    bits = ares_getsock(ch, socks, ARES_GETSOCK_MAXNUM);
     for (int i = 0; i < ARES_GETSOCK_MAXNUM; i++) {
         short ev = 0;
         /* c-ares' own ARES_GETSOCK_WRITABLE shifts a signed 1 into the
@@ -407,24 +396,35 @@ static int ares_step(ares_channel ch, int64_t deadline)
             ev |= POLLOUT;
         if (ev == 0)
             continue;
-        pfd[n].fd = socks[i];
-        pfd[n].events = ev;
-        pfd[n].revents = 0;
-        n++;
+        pfd[*n].fd = socks[i];
+        pfd[*n].events = ev;
+        pfd[*n].revents = 0;
+        owner[*n] = ci;
+        (*n)++;
     }
-    ms = slice_ms(deadline);
-    maxtv.tv_sec = ms / 1000;
-    maxtv.tv_usec = (ms % 1000) * 1000;
+    maxtv.tv_sec = *ms / 1000;
+    maxtv.tv_usec = (*ms % 1000) * 1000;
     tvp = ares_timeout(ch, &maxtv, &tv);
-    ms = (int)(tvp->tv_sec * 1000 + (tvp->tv_usec + 999) / 1000);
+    *ms = (int)(tvp->tv_sec * 1000 + (tvp->tv_usec + 999) / 1000);
+}
+
+int co_ares_step(const ares_channel *ch, size_t nch, int64_t deadline)
+{
+    size_t cap = nch * ARES_GETSOCK_MAXNUM;
+    struct pollfd *pfd = co_calloc(cap, sizeof(*pfd));
+    size_t *owner = co_calloc(cap, sizeof(*owner));
+    nfds_t n = 0;
+    int ms = co_slice_ms(deadline, NET_SLICE_MS), rc;
+
+    for (size_t i = 0; i < nch; i++)
+        ares_poll_set(ch[i], i, pfd, owner, &n, &ms);
     rc = poll(pfd, n, ms);
-    if (rc < 0 && errno != EINTR)
+    if (rc < 0 && errno != EINTR) {
+        free(pfd);
+        free(owner);
         return -1;
-    if (rc <= 0) {
-        ares_process_fd(ch, ARES_SOCKET_BAD, ARES_SOCKET_BAD);
-        return 0;
     }
-    for (nfds_t i = 0; i < n; i++) {
+    for (nfds_t i = 0; rc > 0 && i < n; i++) {
         short re = pfd[i].revents;
         ares_socket_t r = ARES_SOCKET_BAD, w = ARES_SOCKET_BAD;
         if (re & (POLLIN | POLLERR | POLLHUP))
@@ -432,8 +432,12 @@ static int ares_step(ares_channel ch, int64_t deadline)
         if (re & POLLOUT)
             w = pfd[i].fd;
         if (r != ARES_SOCKET_BAD || w != ARES_SOCKET_BAD)
-            ares_process_fd(ch, r, w);
+            ares_process_fd(ch[owner[i]], r, w);
     }
+    for (size_t i = 0; i < nch; i++) /* retry timers */
+        ares_process_fd(ch[i], ARES_SOCKET_BAD, ARES_SOCKET_BAD);
+    free(pfd);
+    free(owner);
     return 0;
 }
 
@@ -496,7 +500,7 @@ static enum co_net_err resolve_loop(ares_channel ch, struct gai_state *st,
                                     char *err, size_t errlen)
 {
     while (!st->done) {
-        if (is_cancelled(cancel)) {
+        if (co_cancelled(cancel)) {
             ares_cancel(ch);
             snprintf(err, errlen, "interrupted resolving %s", host);
             return CO_NET_CANCELLED;
@@ -507,7 +511,7 @@ static enum co_net_err resolve_loop(ares_channel ch, struct gai_state *st,
                      (long long)(co_now_ms() - started), host);
             return CO_NET_TIMEOUT;
         }
-        if (ares_step(ch, deadline) < 0) {
+        if (co_ares_step(&ch, 1, deadline) < 0) {
             char why[128];
             if (strerror_r(errno, why, sizeof(why)) != 0)
                 snprintf(why, sizeof(why), "error %d", errno);
@@ -545,7 +549,7 @@ enum co_net_err co_resolve(const char *host, int port,
     }
     if (resolve_literal(host, port, out) || resolve_localhost(host, port, out))
         return CO_NET_OK;
-    if (is_cancelled(cancel)) {
+    if (co_cancelled(cancel)) {
         snprintf(err, errlen, "interrupted resolving %s", host);
         return CO_NET_CANCELLED;
     }
@@ -653,7 +657,7 @@ enum co_net_err co_tcp_connect(const struct co_addr *addr, int64_t deadline,
     if (errlen > 0)
         err[0] = '\0';
     co_addr_format(addr, name, sizeof(name));
-    if (is_cancelled(cancel)) {
+    if (co_cancelled(cancel)) {
         snprintf(err, errlen, "%s: interrupted", name);
         return CO_NET_CANCELLED;
     }

@@ -100,11 +100,6 @@ const char *co_pg_err_name(enum co_pg_err e)
 
 /* ---- small helpers ---------------------------------------------------- */
 
-static bool is_cancelled(const atomic_int *cancel)
-{
-    return cancel != NULL && atomic_load(cancel) != 0;
-}
-
 /* Sets the object's error: "<side>: <message>", masked. */
 static void pg_fail(struct co_pg *pg, enum co_pg_err e, const char *fmt, ...)
     CO_PRINTF(3, 4);
@@ -364,7 +359,7 @@ static int plan_init(struct plan *p, const char *url, const char *side,
     free(hostaddr);
     free(port);
     free(opts);
-    if (is_cancelled(cancel))
+    if (co_cancelled(cancel))
         return plan_error(p, CO_PG_CANCELLED, "interrupted");
     if (p->resolve)
         return plan_resolve(p, cfg, deadline, cancel);
@@ -566,10 +561,9 @@ static void attempts_run(struct attempt *a, size_t n, int64_t deadline,
 
     for (;;) {
         size_t np = 0;
-        int64_t left = deadline - co_now_ms();
-        int ms = left <= 0 ? 0 : left > PG_SLICE_MS ? PG_SLICE_MS : (int)left;
+        int ms = co_slice_ms(deadline, PG_SLICE_MS);
 
-        if (is_cancelled(cancel)) {
+        if (co_cancelled(cancel)) {
             attempts_stop(a, n, CO_PG_CANCELLED);
             break;
         }
@@ -798,6 +792,19 @@ static bool pg_usable(struct co_pg *pg)
     return true;
 }
 
+/* Ends op without its result: drops what it was recording and hands its
+ * canceller back (the result itself is dropped by the caller). */
+static void op_drop(struct op *op)
+{
+    op->state = OP_DONE;
+    json_decref(op->rec);
+    op->rec = NULL;
+    if (op->k != NULL) {
+        canceller_release(op->k, co_now_ms());
+        op->k = NULL;
+    }
+}
+
 static void op_lost(struct op *op, const char *why)
 {
     char reason[CO_ERRLEN];
@@ -807,13 +814,7 @@ static void op_lost(struct op *op, const char *why)
     if (reason[0] == '\0')
         snprintf(reason, sizeof(reason), "the server closed the connection");
     pg_fail(op->pg, CO_PG_LOST, "connection lost: %s", reason);
-    op->state = OP_DONE;
-    json_decref(op->rec);
-    op->rec = NULL;
-    if (op->k != NULL) {
-        canceller_release(op->k, co_now_ms());
-        op->k = NULL;
-    }
+    op_drop(op);
     PQclear(op->res);
     op->res = NULL;
 }
@@ -826,7 +827,7 @@ static void op_replay(struct op *op, int64_t deadline,
     int rc = 0;
 
     pg_clear_err(pg);
-    if (is_cancelled(cancel)) {
+    if (co_cancelled(cancel)) {
         pg_fail(pg, CO_PG_CANCELLED, "interrupted");
         return;
     }
@@ -870,7 +871,7 @@ static void op_start(struct op *op, struct co_pg *pg, const char *sql,
     pg_clear_err(pg);
     op->t0 = now;
     op->budget = deadline - now;
-    if (is_cancelled(cancel)) {
+    if (co_cancelled(cancel)) {
         pg_fail(pg, CO_PG_CANCELLED, "interrupted");
         return;
     }
@@ -954,13 +955,7 @@ static void op_finish(struct op *op)
  * it. The session stays busy and refuses further work. */
 static void op_abandon(struct op *op)
 {
-    op->state = OP_DONE;
-    json_decref(op->rec);
-    op->rec = NULL;
-    if (op->k != NULL) {
-        canceller_release(op->k, co_now_ms());
-        op->k = NULL;
-    }
+    op_drop(op);
     if (op->stop == CO_PG_OK) /* a stream the callback stopped */
         pg_fail(op->pg, CO_PG_TIMEOUT,
                 "the cancelled statement did not end within %d ms",
@@ -1155,7 +1150,7 @@ static void ops_run(struct op **ops, size_t n, int64_t deadline,
         busy0 += ops[i]->state == OP_BUSY;
     for (;;) {
         int64_t now = co_now_ms();
-        bool cancelled = is_cancelled(cancel);
+        bool cancelled = co_cancelled(cancel);
         size_t np = 0;
         int rc;
 
@@ -1463,7 +1458,7 @@ int co_pg_pool_map(struct co_pg_pool *pool, size_t njobs, co_pg_sql_fn sql,
     for (;;) {
         bool any_busy = false;
 
-        while (next < njobs && !is_cancelled(cancel) &&
+        while (next < njobs && !co_cancelled(cancel) &&
                co_now_ms() < deadline) {
             int i = slot_pick(pool, sl);
             char *text;
@@ -1558,6 +1553,17 @@ char *co_pg_quote_ident(const char *s)
 
     co_buf_init(&b);
     add_quoted(&b, s ? s : "");
+    return co_buf_take(&b);
+}
+
+char *co_pg_quote_qualified(const char *schema, const char *name)
+{
+    struct co_buf b;
+
+    co_buf_init(&b);
+    add_quoted(&b, schema ? schema : "");
+    co_buf_puts(&b, ".");
+    add_quoted(&b, name ? name : "");
     return co_buf_take(&b);
 }
 

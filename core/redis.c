@@ -203,11 +203,6 @@ static redisReader *reader_new(void)
 
 /* ---- socket I/O, plain or TLS ---------------------------------------- */
 
-static bool is_cancelled(const struct co_redis *r)
-{
-    return r->cancel != NULL && atomic_load(r->cancel) != 0;
-}
-
 /* Waits for the socket; on failure sets the error. `what` says what we
  * were waiting for ("a reply to INFO"). */
 static int io_wait(struct co_redis *r, short ev, const char *what)
@@ -220,7 +215,7 @@ static int io_wait(struct co_redis *r, short ev, const char *what)
     if (w == 0)
         set_err(r, CO_REDIS_TIMEOUT, "timed out waiting for %s (%lld ms)",
                 what, (long long)(co_now_ms() - start));
-    else if (errno == ECANCELED || is_cancelled(r))
+    else if (errno == ECANCELED || co_cancelled(r->cancel))
         set_err(r, CO_REDIS_CANCELLED, "interrupted");
     else
         set_err(r, CO_REDIS_LOST, "poll: %s", strerror(errno));

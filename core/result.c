@@ -1,6 +1,6 @@
 /*
  * result.c - the result model: statuses, their precedence, cases,
- * summaries and the exit code DESIGN.md promises.
+ * summaries and the exit code doc/DESIGN.md promises.
  */
 #include "cutover/result.h"
 
@@ -97,7 +97,12 @@ int co_report_exit_code(const struct co_report *rep)
     co_report_summary(rep, &s);
     if (s.failed || (rep->strict && s.warned))
         return 1;
-    if (s.errors)
+    if (s.errors || co_summary_nothing_checked(&s))
         return 2;
     return 0;
+}
+
+bool co_summary_nothing_checked(const struct co_summary *s)
+{
+    return s->passed + s->warned + s->failed + s->errors == 0;
 }

@@ -25,6 +25,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -54,6 +55,9 @@ struct co_task {
     bool sealed;
     enum task_state state; /* guarded by the pool lock */
     bool given_up;         /* main only */
+    /* co_run_progress, from any of the check's threads */
+    atomic_llong pdone, ptotal;
+    _Atomic(const char *) punit; /* NULL: never reported */
 };
 
 /* Work every task of a run can share (co_run_shared). */
@@ -92,7 +96,7 @@ int64_t co_run_remaining_ms(const struct co_run *run)
 
 bool co_run_cancelled(const struct co_run *run)
 {
-    return run->cancel && atomic_load(run->cancel) != 0;
+    return co_cancelled(run->cancel);
 }
 
 static int case_add(struct co_run *run, enum co_status st, const char *name,
@@ -212,6 +216,54 @@ const struct co_strlist *co_param_list(const struct co_run *run,
     return v ? &v->list : &empty;
 }
 
+/* ---- progress and shards (check.h) ------------------------------------- */
+
+void co_run_progress(struct co_run *run, int64_t done, int64_t total,
+                     const char *unit)
+{
+    struct co_task *t = run->task;
+    long long was = atomic_load(&t->pdone);
+
+    /* several threads of one check may report: done only grows */
+    while (was < done && !atomic_compare_exchange_weak(&t->pdone, &was, done))
+        ;
+    atomic_store(&t->ptotal, total);
+    atomic_store(&t->punit, unit != NULL ? unit : "");
+}
+
+bool co_run_shard_first(const struct co_run *run)
+{
+    return run->nshards <= 1 || run->shard == 1;
+}
+
+void co_run_shard_pick(const struct co_run *run, const struct co_shard_unit *u,
+                       size_t n, bool *mine)
+{
+    struct co_shard_unit *k;
+    int *owner;
+
+    if (run->nshards <= 1) {
+        for (size_t i = 0; i < n; i++)
+            mine[i] = true;
+        return;
+    }
+    /* the resource is part of the key: two databases' public.users are
+     * two units that need not land together */
+    k = co_calloc(n + 1, sizeof(*k));
+    owner = co_calloc(n + 1, sizeof(*owner));
+    for (size_t i = 0; i < n; i++) {
+        k[i].key = co_asprintf("%s/%s", run->res->name, u[i].key);
+        k[i].weight = u[i].weight;
+    }
+    co_shard_assign(k, n, run->nshards, owner);
+    for (size_t i = 0; i < n; i++) {
+        mine[i] = owner[i] == run->shard - 1;
+        free((char *)k[i].key);
+    }
+    free(k);
+    free(owner);
+}
+
 /* ---- selection --------------------------------------------------------- */
 
 static bool any_glob(const struct co_strlist *globs, const char *id)
@@ -266,7 +318,6 @@ void *co_run_shared(struct co_run *run, const char *key,
         return v;
     }
     for (;;) {
-        struct timespec ts;
         int64_t wait = co_run_remaining_ms(run);
 
         for (size_t i = 0; i < p->nshared; i++)
@@ -274,13 +325,7 @@ void *co_run_shared(struct co_run *run, const char *key,
                 slot = &p->shared[i];
         if (slot->ready || wait <= 0 || co_run_cancelled(run))
             break;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_nsec += (wait < 100 ? wait : 100) * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
-        pthread_cond_timedwait(&p->cond, &p->lock, &ts);
+        co_cond_wait_ms(&p->cond, &p->lock, wait < 100 ? wait : 100);
     }
     v = slot->ready ? slot->value : NULL;
     pthread_mutex_unlock(&p->lock);
@@ -424,15 +469,112 @@ static void why_not(const struct co_check *c,
                  src ? "target" : "source");
 }
 
+/* Resources that are work units of their own under --shard: each
+ * domain, endpoint and outbound target (all its checks) runs in one
+ * shard, spread evenly per kind. */
+static bool unit_kind(enum co_kind k)
+{
+    return k == CO_KIND_DOMAIN || k == CO_KIND_ENDPOINT ||
+           k == CO_KIND_OUTBOUND;
+}
+
+/* owner[k]: the shard (0-based) of resource k when its kind is a unit
+ * kind, else 0 (whole-resource checks run in shard 1). */
+static int *resource_owners(const struct co_config *cfg, int nshards)
+{
+    int *owner = co_calloc(cfg->nres + 1, sizeof(*owner));
+    struct co_shard_unit *u = co_calloc(cfg->nres + 1, sizeof(*u));
+    int *got = co_calloc(cfg->nres + 1, sizeof(*got));
+    size_t *at = co_calloc(cfg->nres + 1, sizeof(*at));
+
+    for (int kind = 0; kind < CO_KIND__COUNT; kind++) {
+        size_t n = 0;
+
+        if (!unit_kind((enum co_kind)kind))
+            continue;
+        for (size_t k = 0; k < cfg->nres; k++)
+            if (cfg->res[k].kind == (enum co_kind)kind) {
+                u[n].key = cfg->res[k].name;
+                u[n].weight = 1;
+                at[n++] = k;
+            }
+        co_shard_assign(u, n, nshards, got);
+        for (size_t i = 0; i < n; i++)
+            owner[at[i]] = got[i];
+    }
+    free(u);
+    free(got);
+    free(at);
+    return owner;
+}
+
+/* Whether (c x resource k) belongs to this shard. A check that splits
+ * its units runs everywhere, but a `skip` (why not empty) is said once,
+ * in shard 1. */
+static bool in_shard(const struct co_runner_opts *o, const struct co_check *c,
+                     const struct co_config *cfg, size_t k, const int *owner,
+                     const char *why)
+{
+    if (o->nshards <= 1)
+        return true;
+    if (!unit_kind(cfg->res[k].kind) && (c->flags & CO_CHECK_SHARDED) &&
+        why[0] == '\0')
+        return true;
+    return owner[k] == o->shard - 1;
+}
+
+/* Does (c x resource k) get a result in this run (in this shard)? Sets
+ * *st and why to the skip it gets instead of a task, why empty for a
+ * task. The phase and globs are co_runner_selected's. */
+static bool planned(const struct co_runner_opts *o, const struct co_check *c,
+                    const struct co_check_override *ov,
+                    const struct co_config *cfg, size_t k, const int *owner,
+                    enum co_status *st, char *why, size_t whylen)
+{
+    const struct co_resource *res = &cfg->res[k];
+
+    if (!co_check_applies(c, res) ||
+        (o->baseline && co_baseline_recording(o->baseline) &&
+         !(c->flags & CO_CHECK_SNAPSHOT)))
+        return false;
+    why_not(c, ov, res, o, st, why, whylen);
+    return in_shard(o, c, cfg, k, owner, why);
+}
+
+size_t co_runner_count(const struct co_config *cfg,
+                       const struct co_runner_opts *o)
+{
+    const struct co_check *const *checks = o->checks ? o->checks : co_checks;
+    size_t ncheck = o->checks ? o->ncheck : co_ncheck;
+    int *owner = resource_owners(cfg, o->nshards);
+    size_t n = 0;
+
+    for (size_t ci = 0; ci < ncheck; ci++) {
+        const struct co_check *c = checks[ci];
+        const struct co_check_override *ov = co_config_override(cfg, c->id);
+        enum co_status st;
+        char why[CO_ERRLEN];
+
+        if (!co_runner_selected(c, ov, o))
+            continue;
+        for (size_t k = 0; k < cfg->nres; k++)
+            n += planned(o, c, ov, cfg, k, owner, &st, why, sizeof(why));
+    }
+    free(owner);
+    return n;
+}
+
 /* Counts, then fills rep->results and the task array. Checks that are
  * disabled, or that need two sides where one is missing, get a `skip`
- * case and no task. */
+ * case and no task. Under --shard, tasks of other shards are left out
+ * altogether. */
 static struct co_task *plan(const struct co_config *cfg,
                             const struct co_runner_opts *o,
                             struct co_report *rep, size_t *ntasks)
 {
     struct co_task *tasks = NULL;
     size_t nres = 0, nt = 0;
+    int *owner = resource_owners(cfg, o->nshards);
 
     for (int pass = 0; pass < 2; pass++) {
         size_t ri = 0;
@@ -460,11 +602,8 @@ static struct co_task *plan(const struct co_config *cfg,
                 struct co_result *r;
                 struct co_task *t;
 
-                if (!co_check_applies(c, res) ||
-                    (o->baseline && co_baseline_recording(o->baseline) &&
-                     !(c->flags & CO_CHECK_SNAPSHOT)))
+                if (!planned(o, c, ov, cfg, k, owner, &st, why, sizeof(why)))
                     continue;
-                why_not(c, ov, res, o, &st, why, sizeof(why));
                 if (pass == 0) {
                     nres++;
                     nt += why[0] == '\0';
@@ -485,14 +624,37 @@ static struct co_task *plan(const struct co_config *cfg,
                 t->run.override = ov;
                 t->run.phase = o->phase;
                 t->run.baseline = o->baseline;
+                if (o->nshards > 1) {
+                    t->run.shard = o->shard;
+                    t->run.nshards = o->nshards;
+                }
                 t->run.task = t;
                 pthread_mutex_init(&t->lock, NULL);
                 resolve_params(t, ov);
             }
         }
     }
+    free(owner);
     *ntasks = nt;
     return tasks;
+}
+
+/* A shard whose part of a check is empty (all its tables are another
+ * shard's) leaves that result out rather than report an empty suite. */
+static void drop_empty(struct co_report *rep)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; i < rep->nresults; i++) {
+        if (rep->results[i].ncases == 0) {
+            co_result_free(&rep->results[i]);
+            continue;
+        }
+        if (n != i)
+            rep->results[n] = rep->results[i];
+        n++;
+    }
+    rep->nresults = n;
 }
 
 /* ---- workers ----------------------------------------------------------- */
@@ -632,17 +794,181 @@ static void seal(struct co_task *t, const char *msg)
     t->given_up = true;
 }
 
-static void progress(const struct pool *p, size_t settled)
-{
-    const struct co_task *cur = NULL;
+/* ---- progress on stderr ------------------------------------------------ */
 
-    for (size_t i = 0; i < p->ntasks && cur == NULL; i++)
-        if (p->tasks[i].state == T_RUNNING && !p->tasks[i].given_up)
-            cur = &p->tasks[i];
-    fprintf(stderr, "\r\033[K[%zu/%zu] %s%s%s", settled, p->ntasks,
-            cur ? cur->run.check->id : "", cur ? " " : "",
-            cur ? cur->run.res->name : "");
+#define PLAIN_EVERY_MS 10000
+#define LIVE_MAX_TASKS 16
+
+struct view {
+    enum co_progress_mode mode;
+    int64_t every_ms;
+    int64_t next_plain;
+    int lines; /* live: lines of the block on screen */
+};
+
+/* "950", "12.3k", "4.56M", "1.20G". */
+static void fmt_count(double v, char *out, size_t len)
+{
+    static const char *const suffix[] = {"", "k", "M", "G", "T"};
+    int i = 0;
+
+    while (v >= 1000.0 && i < 4) {
+        v /= 1000.0;
+        i++;
+    }
+    if (i == 0)
+        snprintf(out, len, "%.0f", v);
+    else
+        snprintf(out, len,
+                 v < 10    ? "%.2f%s"
+                 : v < 100 ? "%.1f%s"
+                           : "%.0f%s",
+                 v, suffix[i]);
+}
+
+/* "45s", "3m10s", "2h05m". */
+static void fmt_secs(double s, char *out, size_t len)
+{
+    long long n = (long long)(s + 0.5);
+
+    if (n < 60)
+        snprintf(out, len, "%llds", n);
+    else if (n < 3600)
+        snprintf(out, len, "%lldm%02llds", n / 60, n % 60);
+    else
+        snprintf(out, len, "%lldh%02lldm", n / 3600, n % 3600 / 60);
+}
+
+/* "pg.checksum main: 1.20M of 30.0M rows (4%), 410k rows/s, ETA 1m10s",
+ * or "pg.schema main: 3s" for a task that reports no progress. */
+static void task_line(struct co_task *t, int64_t now, struct co_buf *b)
+{
+    const char *unit = atomic_load(&t->punit);
+    double done = (double)atomic_load(&t->pdone);
+    double total = (double)atomic_load(&t->ptotal);
+    double secs = (double)(now - t->run.started) / 1000.0;
+    char d[16], tot[16], rate[16], eta[16], el[16];
+
+    co_buf_addf(b, "%s %s: ", t->run.check->id, t->run.res->name);
+    fmt_secs(secs, el, sizeof(el));
+    if (unit == NULL) {
+        co_buf_puts(b, el);
+        return;
+    }
+    if (total < done)
+        total = done;
+    fmt_count(done, d, sizeof(d));
+    fmt_count(total, tot, sizeof(tot));
+    co_buf_addf(b, "%s of %s%s %s", d, done < total ? "~" : "", tot, unit);
+    if (total > 0)
+        co_buf_addf(b, " (%.0f%%)", 100.0 * done / total);
+    /* work is reported as pieces end: before 1 % is in (one small table
+     * done, the big one still scanning) a rate would promise nonsense */
+    if (done <= 0 || secs <= 0 || done * 100 < total) {
+        co_buf_addf(b, ", %s", el);
+        return;
+    }
+    fmt_count(done / secs, rate, sizeof(rate));
+    fmt_secs((total - done) / (done / secs), eta, sizeof(eta));
+    co_buf_addf(b, ", %s %s/s, ETA %s", rate, unit, eta);
+}
+
+/* The running tasks (not given up), in plan order. */
+static bool running(const struct co_task *t)
+{
+    return t->state == T_RUNNING && !t->given_up;
+}
+
+/* Cuts b to width-1 columns (bytes; on a UTF-8 character boundary) so
+ * no line wraps and the block can be redrawn in place. */
+static void cut(struct co_buf *b, size_t from, int width)
+{
+    size_t max = width > 1 ? (size_t)width - 1 : 79;
+
+    if (b->len - from <= max)
+        return;
+    max += from;
+    while (max > from && ((unsigned char)b->s[max] & 0xC0) == 0x80)
+        max--;
+    b->len = max;
+    b->s[max] = '\0';
+}
+
+static int term_width(void)
+{
+    struct winsize ws;
+
+    if (ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
+        return ws.ws_col;
+    return 80;
+}
+
+/* Live: redraws the block (a header, a line per running task) over the
+ * previous one; final erases it. Called with p->lock. */
+static void draw_live(struct pool *p, struct view *v, size_t settled,
+                      bool final)
+{
+    int64_t now = co_now_ms();
+    int width = term_width(), lines = 1, shown = 0, more = 0;
+    struct co_buf b;
+
+    if (final && v->lines == 0)
+        return;
+    co_buf_init(&b);
+    if (v->lines > 1)
+        co_buf_addf(&b, "\033[%dA", v->lines - 1);
+    co_buf_puts(&b, "\r\033[J");
+    if (!final) {
+        size_t at = b.len;
+        co_buf_addf(&b, "[%zu/%zu]", settled, p->ntasks);
+        cut(&b, at, width);
+        for (size_t i = 0; i < p->ntasks; i++) {
+            if (!running(&p->tasks[i]))
+                continue;
+            if (shown == LIVE_MAX_TASKS) {
+                more++;
+                continue;
+            }
+            co_buf_puts(&b, "\n  ");
+            at = b.len - 2;
+            task_line(&p->tasks[i], now, &b);
+            cut(&b, at, width);
+            shown++;
+            lines++;
+        }
+        if (more > 0) {
+            co_buf_addf(&b, "\n  ... and %d more", more);
+            lines++;
+        }
+    }
+    fputs(b.s, stderr);
     fflush(stderr);
+    co_buf_free(&b);
+    v->lines = final ? 0 : lines;
+}
+
+/* Plain: every v->every_ms, a line per running task. */
+static void draw_plain(struct pool *p, struct view *v, size_t settled)
+{
+    int64_t now = co_now_ms();
+    struct co_buf b;
+
+    if (now < v->next_plain)
+        return;
+    v->next_plain = now + v->every_ms;
+    co_buf_init(&b);
+    for (size_t i = 0; i < p->ntasks; i++) {
+        if (!running(&p->tasks[i]))
+            continue;
+        co_buf_addf(&b, "cutover: [%zu/%zu] ", settled, p->ntasks);
+        task_line(&p->tasks[i], now, &b);
+        co_buf_puts(&b, "\n");
+    }
+    if (b.len > 0) {
+        fputs(b.s, stderr);
+        fflush(stderr);
+    }
+    co_buf_free(&b);
 }
 
 /* One look at every task: seal what overran or was interrupted. Returns
@@ -685,33 +1011,30 @@ static void watch(struct pool *p, struct sigwatch *sw,
                   const struct co_runner_opts *o)
 {
     int64_t cancel_at = 0;
+    struct view v = {o->progress, o->progress_every_ms, 0, 0};
 
+    if (v.every_ms <= 0)
+        v.every_ms = PLAIN_EVERY_MS;
+    v.next_plain = co_now_ms() + v.every_ms;
     pthread_mutex_lock(&p->lock);
     for (;;) {
-        struct timespec ts;
         size_t settled;
         int sigs = atomic_load(&sw->count);
 
         if (sigs && cancel_at == 0)
             cancel_at = co_now_ms();
         settled = sweep(p, cancel_at, sigs > 1);
-        if (o->progress)
-            progress(p, settled);
+        if (v.mode == CO_PROGRESS_LIVE && settled < p->ntasks)
+            draw_live(p, &v, settled, false);
+        else if (v.mode == CO_PROGRESS_PLAIN)
+            draw_plain(p, &v, settled);
         if (settled == p->ntasks)
             break;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_nsec += TICK_MS * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
-        pthread_cond_timedwait(&p->cond, &p->lock, &ts);
+        co_cond_wait_ms(&p->cond, &p->lock, TICK_MS);
     }
+    if (v.mode == CO_PROGRESS_LIVE)
+        draw_live(p, &v, 0, true);
     pthread_mutex_unlock(&p->lock);
-    if (o->progress) {
-        fputs("\r\033[K", stderr);
-        fflush(stderr);
-    }
 }
 
 int co_runner_run(const struct co_config *cfg, const struct co_runner_opts *o,
@@ -780,16 +1103,8 @@ int co_runner_run(const struct co_config *cfg, const struct co_runner_opts *o,
     pthread_mutex_lock(&p->lock);
     {
         int64_t until = co_now_ms() + 200;
-        while (p->live > 0 && co_now_ms() < until) {
-            struct timespec ts;
-            clock_gettime(CLOCK_REALTIME, &ts);
-            ts.tv_nsec += 20 * 1000000L;
-            if (ts.tv_nsec >= 1000000000L) {
-                ts.tv_sec++;
-                ts.tv_nsec -= 1000000000L;
-            }
-            pthread_cond_timedwait(&p->cond, &p->lock, &ts);
-        }
+        while (p->live > 0 && co_now_ms() < until)
+            co_cond_wait_ms(&p->cond, &p->lock, 20);
         *abandoned = p->live > 0;
         /* A stuck worker frees the pool when it finally leaves. */
         p->orphaned = *abandoned;
@@ -798,7 +1113,10 @@ int co_runner_run(const struct co_config *cfg, const struct co_runner_opts *o,
 
     interrupted = atomic_load(&sw.count) > 0;
     rep->duration_ms = (co_wall_s() - rep->started) * 1000.0;
-    if (!*abandoned)
+    if (!*abandoned) {
         free_pool(p);
+        if (o->nshards > 1)
+            drop_empty(rep);
+    }
     return interrupted ? 1 : 0;
 }

@@ -1,6 +1,7 @@
 /*
- * util.c - growable strings, string lists, allocation, time, durations,
- * globbing, "did you mean" and logging.
+ * util.c - growable strings, string lists and sets, UTF-8 cuts,
+ * allocation, time, deadlines, durations, globbing, "did you mean" and
+ * logging.
  *
  * Allocation failure aborts: cutover is a short-lived CLI and has no
  * useful way to continue without memory, and checking every strdup
@@ -148,6 +149,26 @@ char *co_buf_take(struct co_buf *b)
     return s;
 }
 
+int co_buf_write(const struct co_buf *b, FILE *f)
+{
+    errno = 0;
+    if (fwrite(b->s, 1, b->len, f) != b->len || ferror(f)) {
+        if (errno == 0)
+            errno = EIO;
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- UTF-8 ------------------------------------------------------------ */
+
+size_t co_utf8_floor(const char *s, size_t n)
+{
+    while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
+        n--;
+    return n;
+}
+
 /* ---- string list ------------------------------------------------------ */
 
 void co_strlist_add(struct co_strlist *l, const char *s)
@@ -171,6 +192,82 @@ bool co_strlist_has(const struct co_strlist *l, const char *s)
         if (strcmp(l->v[i], s) == 0)
             return true;
     return false;
+}
+
+/* ---- string set ------------------------------------------------------- */
+
+uint64_t co_fnv1a(const void *p, size_t n)
+{
+    const unsigned char *b = p;
+    uint64_t h = 0xcbf29ce484222325ULL;
+
+    for (size_t i = 0; i < n; i++) {
+        h ^= b[i];
+        h *= 0x100000001b3ULL;
+    }
+    return h;
+}
+
+/* The slot of s: its own, or the empty one where it would go. The table
+ * is never full (co_strset_add keeps it at most half full). */
+static size_t strset_find(const struct co_strset *set, const char *s)
+{
+    size_t mask = set->cap - 1;
+    size_t i = (size_t)co_fnv1a(s, strlen(s)) & mask;
+
+    while (set->slot[i].key != NULL && strcmp(set->slot[i].key, s) != 0)
+        i = (i + 1) & mask;
+    return i;
+}
+
+static void strset_grow(struct co_strset *set)
+{
+    struct co_strset bigger = {NULL, set->cap ? set->cap * 2 : 64, set->n};
+
+    bigger.slot = co_calloc(bigger.cap, sizeof(*bigger.slot));
+    for (size_t i = 0; i < set->cap; i++)
+        if (set->slot[i].key != NULL)
+            bigger.slot[strset_find(&bigger, set->slot[i].key)] = set->slot[i];
+    free(set->slot);
+    *set = bigger;
+}
+
+bool co_strset_add(struct co_strset *set, const char *s)
+{
+    size_t i;
+
+    if ((set->n + 1) * 2 > set->cap)
+        strset_grow(set);
+    i = strset_find(set, s);
+    if (set->slot[i].key != NULL)
+        return false;
+    set->slot[i].key = co_strdup(s);
+    set->slot[i].count = 0;
+    set->n++;
+    return true;
+}
+
+bool co_strset_has(const struct co_strset *set, const char *s)
+{
+    return set->cap > 0 && set->slot[strset_find(set, s)].key != NULL;
+}
+
+unsigned *co_strset_count(struct co_strset *set, const char *s)
+{
+    size_t i;
+
+    if (set->cap == 0)
+        return NULL;
+    i = strset_find(set, s);
+    return set->slot[i].key != NULL ? &set->slot[i].count : NULL;
+}
+
+void co_strset_free(struct co_strset *set)
+{
+    for (size_t i = 0; i < set->cap; i++)
+        free(set->slot[i].key);
+    free(set->slot);
+    memset(set, 0, sizeof(*set));
 }
 
 /* ---- time ------------------------------------------------------------- */
@@ -197,6 +294,43 @@ double co_wall_s(void)
 
     clock_gettime(CLOCK_REALTIME, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+int co_slice_ms(int64_t deadline, int slice)
+{
+    int64_t left = deadline - co_now_ms();
+
+    if (left <= 0)
+        return 0;
+    return left > slice ? slice : (int)left;
+}
+
+int64_t co_deadline_cap(int64_t deadline, int64_t ms)
+{
+    int64_t now = co_now_ms();
+
+    if (ms > 0 && now + ms < deadline)
+        return now + ms;
+    return deadline;
+}
+
+bool co_cancelled(const atomic_int *cancel)
+{
+    return cancel != NULL && atomic_load(cancel) != 0;
+}
+
+int co_cond_wait_ms(pthread_cond_t *cond, pthread_mutex_t *lock, int64_t ms)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += (time_t)(ms / 1000);
+    ts.tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    return pthread_cond_timedwait(cond, lock, &ts);
 }
 
 /* Unit table for durations, longest suffix first so "ms" wins over "m". */

@@ -1,15 +1,17 @@
 /*
- * json.c - the JSON reporter: the machine-readable contract of DESIGN.md.
+ * json.c - the JSON reporter: the machine-readable contract of
+ * doc/DESIGN.md.
  *
  *   {"version":1, "tool":"cutover", "phase":..., "summary":{...},
  *    "checks":[{"check":..., "resource":..., "cases":[{"name", "status",
  *    "message", "source", "target", "duration_ms"}]}]}
  *
  * plus the extra top-level keys tool_version, started_at, duration_ms and
- * exit_code. One "checks" entry per result, in report order. jansson
- * refuses strings that are not valid UTF-8 (json_string returns NULL), so
- * every string goes through co_utf8_sanitize first: a case is never lost
- * because a table name holds odd bytes.
+ * exit_code, and under --shard I/N "shard": {"index": I, "total": N}. One
+ * "checks" entry per result, in report order. jansson refuses strings that are
+ * not valid UTF-8 (json_string returns NULL), so every string goes through
+ * co_utf8_sanitize first: a case is never lost because a table name holds odd
+ * bytes.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -128,6 +130,10 @@ static json_t *report_json(const struct co_report *rep)
     rc |= jset(o, "tool", json_string("cutover"));
     rc |= jset(o, "tool_version", jstr(rep->tool_version));
     rc |= jset(o, "phase", jstr(rep->phase));
+    if (rep->nshards > 0) /* --shard I/N */
+        rc |= jset(o, "shard",
+                   json_pack("{s:i, s:i}", "index", rep->shard, "total",
+                             rep->nshards));
     rc |= jset(o, "started_at", json_string(stamp));
     rc |= jset(o, "duration_ms", jms(rep->duration_ms));
     rc |= jset(o, "exit_code", json_integer(co_report_exit_code(rep)));

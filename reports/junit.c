@@ -1,6 +1,6 @@
 /*
  * junit.c - the JUnit XML reporter, valid against both schemas in
- * ../shared/junit (see its README for the intersection we target).
+ * tests/data/junit (see its README for the intersection we target).
  *
  * Shape: a bare <testsuites>, one flat <testsuite> per check id holding
  * the cases of every resource it ran on, each suite's children in the
@@ -13,6 +13,22 @@
  * would happily emit control bytes and broken UTF-8), and classname+name
  * pairs are unique across the file (GitLab drops repeats, some GitHub
  * actions count them as retries), by suffixing " (2)", " (3)", ...
+ *
+ * How the CI consumers read a case decides its classname,
+ * "CHECK.RESOURCE (PHASE)" (README, "CI examples", has the evidence):
+ *  - Jenkins splits a classname at its last '.' into package and class,
+ *    and action-junit-report titles (and globs a file for) the last
+ *    '.'-segment; so the only dots are the check id's, and a resource's
+ *    own dots (domain names) are written as U+2024 ONE DOT LEADER,
+ *    which looks the same: package "dns.ttl", class "app.example.com".
+ *  - action-junit-report globs "**" "/SEGMENT.*" in the user's repository
+ *    and annotates what it finds: a bare "main" or "sidekiq" landed on
+ *    main.go or config/sidekiq.yml. " (PHASE)" makes the segment a name
+ *    no file has, and keeps the pre and post reports distinct where
+ *    GitLab keys cases by suite + classname + name.
+ * An `error` reads "could not check: ..." in its message, because the
+ * GitHub actions show <error> as a failure; a skip reason is the text of
+ * <skipped> too, because GitLab reads the text only.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -23,79 +39,6 @@
 #include "cutover/result.h"
 #include "cutover/util.h"
 #include "reports.h"
-
-/* ---- set of classname+name keys, with a per-key next suffix ---------- */
-
-struct seen_slot {
-    char *key;
-    unsigned next; /* the suffix to try first when key repeats */
-};
-
-struct seen {
-    struct seen_slot *slots;
-    size_t cap; /* a power of two */
-    size_t n;
-};
-
-static size_t hash_str(const char *s)
-{
-    size_t h = 14695981039346656037ULL & SIZE_MAX;
-
-    while (*s != '\0')
-        h = (h ^ (unsigned char)*s++) * 1099511628211ULL;
-    return h;
-}
-
-static struct seen_slot *seen_slot(struct seen *st, const char *key)
-{
-    size_t i = hash_str(key) & (st->cap - 1);
-
-    while (st->slots[i].key != NULL && strcmp(st->slots[i].key, key) != 0)
-        i = (i + 1) & (st->cap - 1);
-    return &st->slots[i];
-}
-
-static void seen_grow(struct seen *st)
-{
-    struct seen old = *st;
-    size_t i;
-
-    st->cap = old.cap ? old.cap * 2 : 64;
-    st->slots = co_calloc(st->cap, sizeof *st->slots);
-    for (i = 0; i < old.cap; i++)
-        if (old.slots[i].key != NULL)
-            *seen_slot(st, old.slots[i].key) = old.slots[i];
-    free(old.slots);
-}
-
-/* Looks key up, inserting it (ownership taken) when absent. Returns the
- * slot; *added tells which happened (when not added, key is freed). */
-static struct seen_slot *seen_add(struct seen *st, char *key, bool *added)
-{
-    struct seen_slot *sl;
-
-    if ((st->n + 1) * 2 > st->cap)
-        seen_grow(st);
-    sl = seen_slot(st, key);
-    *added = sl->key == NULL;
-    if (*added) {
-        sl->key = key;
-        sl->next = 2;
-        st->n++;
-    } else {
-        free(key);
-    }
-    return sl;
-}
-
-static void seen_free(struct seen *st)
-{
-    size_t i;
-
-    for (i = 0; i < st->cap; i++)
-        free(st->slots[i].key);
-    free(st->slots);
-}
 
 /* Appends s with XML Schema's token whitespace collapse applied, so two
  * names that a schema-aware reader sees as equal get one key. */
@@ -130,24 +73,25 @@ static char *pair_key(const char *classname, const char *name)
 /* The name to write for this case: name itself, or the first free
  * "name (k)". Both inputs are sanitized already. Returns allocated. The
  * base key remembers the next suffix, so n repeats cost O(n), not n^2. */
-static char *unique_name(struct seen *st, const char *classname,
+static char *unique_name(struct co_strset *st, const char *classname,
                          const char *name)
 {
     char *base = pair_key(classname, name);
-    char *cand;
+    char *cand, *key;
     bool added;
     unsigned k;
 
-    seen_add(st, co_strdup(base), &added);
-    if (added) {
+    if (co_strset_add(st, base)) {
         free(base);
         return co_strdup(name);
     }
     for (;;) {
-        /* Looked up afresh each time: seen_add may move the slots. */
-        k = seen_slot(st, base)->next++;
+        /* Looked up afresh each time: an add may move the slots. */
+        k = 2 + (*co_strset_count(st, base))++;
         cand = co_asprintf("%s (%u)", name, k);
-        seen_add(st, pair_key(classname, cand), &added);
+        key = pair_key(classname, cand);
+        added = co_strset_add(st, key);
+        free(key);
         if (added)
             break;
         free(cand);
@@ -163,7 +107,7 @@ struct junit {
     xmlTextWriterPtr w;
     bool failed; /* once a write failed, everything else is skipped */
     const struct co_report *rep;
-    struct seen seen;
+    struct co_strset seen;
     char stamp[32];
     const char *hostname;
 };
@@ -227,6 +171,17 @@ static void j_property(struct junit *j, const char *name, const char *value)
     j_end(j);
 }
 
+/* "shard" = "I/N" under --shard I/N. */
+static void shard_property(struct junit *j)
+{
+    char shard[32];
+
+    if (j->rep->nshards == 0)
+        return;
+    snprintf(shard, sizeof(shard), "%d/%d", j->rep->shard, j->rep->nshards);
+    j_property(j, "shard", shard);
+}
+
 /* Phase, version, and each resource's masked endpoints. The strings in a
  * report were masked when stored, so they are written as they are. */
 static void write_properties(struct junit *j, size_t first)
@@ -240,6 +195,7 @@ static void write_properties(struct junit *j, size_t first)
     j_start(j, "properties");
     j_property(j, "phase", rep->phase ? rep->phase : "");
     j_property(j, "tool.version", rep->tool_version ? rep->tool_version : "");
+    shard_property(j);
     for (i = first; i < rep->nresults; i++) {
         r = &rep->results[i];
         if (strcmp(r->check, id) != 0)
@@ -259,12 +215,12 @@ static void write_properties(struct junit *j, size_t first)
 }
 
 /* The text of a failure or error: the message, then the two values. */
-static char *case_body(const struct co_case *c)
+static char *case_body(const struct co_case *c, const char *message)
 {
     struct co_buf b;
 
     co_buf_init(&b);
-    co_buf_puts(&b, c->message ? c->message : "");
+    co_buf_puts(&b, message);
     if (c->source != NULL)
         co_buf_addf(&b, "\nsource: %s", c->source);
     if (c->target != NULL)
@@ -275,24 +231,29 @@ static char *case_body(const struct co_case *c)
 static void write_verdict(struct junit *j, const struct co_case *c)
 {
     const char *elem = NULL;
-    char *body;
+    char *body, *msg;
 
     if (c->status == CO_FAIL)
         elem = "failure";
     else if (c->status == CO_ERROR)
         elem = "error";
     if (elem != NULL) {
+        msg = co_report_case_message(c);
         j_start(j, elem);
         j_attr(j, "type", co_status_name(c->status));
-        j_attr(j, "message", c->message);
+        j_attr(j, "message", msg);
         /* Message in the text too: GitLab shows only the text. */
-        body = case_body(c);
+        body = case_body(c, msg);
         j_text(j, body);
         free(body);
+        free(msg);
         j_end(j);
     } else if (c->status == CO_SKIP) {
+        /* The reason as text as well: GitLab shows the element's text,
+         * and with none it receives the attributes as a Hash. */
         j_start(j, "skipped");
         j_attr(j, "message", c->message);
+        j_text(j, c->message);
         j_end(j);
     }
 }
@@ -399,11 +360,31 @@ static void suite_tail(struct junit *j, const char *sysout)
     j_end(j); /* testsuite */
 }
 
+/* "CHECK.RESOURCE (PHASE)", the resource's dots as U+2024 (see the top
+ * of the file). Allocated, not yet sanitized. */
+static char *case_classname(const char *check, const char *resource,
+                            const char *phase)
+{
+    struct co_buf b;
+    const char *p;
+
+    co_buf_init(&b);
+    co_buf_addf(&b, "%s.", check);
+    for (p = resource ? resource : ""; *p != '\0'; p++) {
+        if (*p == '.')
+            co_buf_puts(&b, "\xE2\x80\xA4");
+        else
+            co_buf_add(&b, p, 1);
+    }
+    co_buf_addf(&b, " (%s)", phase && phase[0] ? phase : "all");
+    return co_buf_take(&b);
+}
+
 static void write_result_cases(struct junit *j, const char *check,
                                const struct co_result *r,
                                struct co_buf *sysout)
 {
-    char *raw = co_asprintf("%s.%s", check, r->resource ? r->resource : "");
+    char *raw = case_classname(check, r->resource, j->rep->phase);
     /* Sanitized once: it is also part of the uniqueness key. */
     char *classname = co_utf8_sanitize(raw);
     size_t k;
@@ -446,6 +427,7 @@ static void write_empty_suite(struct junit *j)
     j_property(j, "phase", j->rep->phase ? j->rep->phase : "");
     j_property(j, "tool.version",
                j->rep->tool_version ? j->rep->tool_version : "");
+    shard_property(j);
     j_end(j);
     suite_tail(j, "");
 }
@@ -528,7 +510,7 @@ static int junit_write(const struct co_report *rep,
     write_document(&j);
     xmlFreeTextWriter(j.w);
     xmlSetGenericErrorFunc(old_ctx, old_handler);
-    seen_free(&j.seen);
+    co_strset_free(&j.seen);
     if (j.failed || ferror(out)) {
         if (errno == 0)
             errno = EIO;

@@ -9,7 +9,6 @@
  * over 64 KiB, so the output stays under MD_LIMIT: long cells are cut and
  * the case table ends with "... and K more" when it would not fit.
  */
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -25,14 +24,9 @@
  * marking the cut with "...". */
 static void cut_utf8(char *s, size_t max)
 {
-    size_t n = strlen(s);
-
-    if (n <= max)
+    if (strlen(s) <= max)
         return;
-    n = max - 3;
-    while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
-        n--;
-    memcpy(s + n, "...", 4);
+    memcpy(s + co_utf8_floor(s, max - 3), "...", 4);
 }
 
 /* Appends s as the content of one table cell. */
@@ -122,6 +116,8 @@ static const char *verdict(const struct co_summary *s, int code)
         return "FAIL";
     if (s->errors)
         return "ERROR";
+    if (co_summary_nothing_checked(s))
+        return "NOTHING CHECKED";
     return "WARN (strict)";
 }
 
@@ -183,7 +179,7 @@ static int markdown_write(const struct co_report *rep,
     struct co_summary s;
     struct co_buf b;
     size_t left, total;
-    int rc = 0;
+    int rc;
 
     (void)opts;
     co_report_summary(rep, &s);
@@ -201,12 +197,7 @@ static int markdown_write(const struct co_report *rep,
         if (left > 0)
             co_buf_addf(&b, "\n... and %zu more\n", left);
     }
-    errno = 0;
-    if (fwrite(b.s, 1, b.len, out) != b.len || ferror(out)) {
-        if (errno == 0)
-            errno = EIO;
-        rc = -1;
-    }
+    rc = co_buf_write(&b, out);
     co_buf_free(&b);
     return rc;
 }

@@ -17,6 +17,19 @@ extern const struct co_reporter co_reporter_junit;
 extern const struct co_reporter co_reporter_json;
 extern const struct co_reporter co_reporter_markdown;
 extern const struct co_reporter co_reporter_text;
+extern const struct co_reporter co_reporter_openmetrics;
+extern const struct co_reporter co_reporter_github;
+extern const struct co_reporter co_reporter_codequality;
+
+/* "CHECK RESOURCE/CASE", XML 1.0-safe UTF-8: how a case is titled on
+ * every CI surface (workflow commands, Code Quality, the JUnit recipe).
+ * Allocated. */
+char *co_report_title(const struct co_result *r, const struct co_case *c);
+
+/* The case's message as CI surfaces show it: an `error` starts with
+ * "could not check: " (unless it already does), so it reads apart from
+ * a failure where a consumer shows both the same way. Allocated. */
+char *co_report_case_message(const struct co_case *c);
 
 /* Marks an invalid sequence in co_utf8_next's *cp. */
 #define CO_UTF8_BAD UINT32_MAX

@@ -15,7 +15,6 @@
  * characters, C1 controls, bidi overrides and invalid UTF-8 escaped as
  * \xNN / \uXXXX, and colour comes only from us.
  */
-#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -181,6 +180,8 @@ static void add_summary(struct co_buf *b, const struct co_report *rep,
                 "%zu skipped in %ss\n",
                 s.passed, s.warned, s.failed, s.errors, s.skipped, secs);
     v = verdict(&s, code);
+    if (co_summary_nothing_checked(&s))
+        co_buf_puts(b, "nothing was checked: every case was skipped\n");
     co_buf_puts(b, "result: ");
     add_tag(b, v, o->color, false);
     co_buf_addf(b, " (exit %d)\n", code);
@@ -193,7 +194,7 @@ static int text_write(const struct co_report *rep,
     const struct co_report_opts *o = opts ? opts : &none;
     struct co_buf b;
     size_t i;
-    int rc = 0;
+    int rc;
 
     co_buf_init(&b);
     for (i = 0; i < rep->nresults; i++)
@@ -202,12 +203,7 @@ static int text_write(const struct co_report *rep,
     if (rep->nresults == 0)
         co_buf_puts(&b, "no checks ran\n\n");
     add_summary(&b, rep, o);
-    errno = 0;
-    if (fwrite(b.s, 1, b.len, out) != b.len || ferror(out)) {
-        if (errno == 0)
-            errno = EIO;
-        rc = -1;
-    }
+    rc = co_buf_write(&b, out);
     co_buf_free(&b);
     return rc;
 }

@@ -224,28 +224,108 @@ START_TEST(sentinel_never_printed)
 }
 END_TEST
 
-START_TEST(empty_config_passes)
+/* A config that declares nothing is a config error, and writes no
+ * report a CI could read as green. */
+START_TEST(empty_config_is_78)
 {
     char *dir = tu_tmpdir();
     char *cfg = tu_write_file(dir, "cutover.yml", "version: 1\n");
     char *junit = co_asprintf("%s/j.xml", dir);
-    char *cmd;
     struct tu_proc p;
     const char *argv[] = {NULL, "check", "--junit", junit, NULL};
 
     ck_assert_int_eq(tu_run(&p, argv, NULL, dir, 30), 0);
-    ck_assert_int_eq(p.status, 0);
-    ck_assert_ptr_nonnull(strstr(p.out, "0 passed"));
-    cmd = co_asprintf("xmllint --noout --schema %s/junit/jenkins-junit-10.xsd"
-                      " %s 2>&1 && xmllint --noout --schema "
-                      "%s/junit/ant-junit-windyroad.xsd %s 2>&1",
-                      tu_shared_dir(), junit, tu_shared_dir(), junit);
-    ck_assert_int_eq(tu_sh(cmd, NULL), 0);
-    free(cmd);
+    ck_assert_int_eq(p.status, 78);
+    ck_assert_ptr_nonnull(
+        strstr(p.err, "cutover.yml declares nothing to check"));
+    ck_assert_int_ne(access(junit, F_OK), 0);
     tu_proc_free(&p);
     free(cfg);
     free(junit);
     free(dir);
+}
+END_TEST
+
+#define OUTBOUND_ONLY "version: 1\noutbound:\n  x: 127.0.0.1:45498\n"
+
+/* A --only/--skip pattern that matches no check id is a usage error that
+ * names the pattern and the closest ids; so is a selection that leaves
+ * nothing to check on this config or in this phase. */
+START_TEST(selection_that_checks_nothing_is_64)
+{
+    static const struct {
+        const char *a[4];
+        const char *want;
+    } t[] = {
+        {{"--only", "redis.conect"},
+         "--only \"redis.conect\" matches no check (closest: "
+         "redis.connect, redis.config, pg.connect;"},
+        {{"--skip", "tcp.reach,tls.crt"},
+         "--skip \"tls.crt\" matches no check (closest: tls.cert"},
+        {{"--only", ","}, "--only needs a check id or glob"},
+        {{"--only", "pg.schema,pg.extensions"},
+         "no check selected for --phase all runs on what the config "
+         "declares: pg.extensions (postgres), pg.schema (postgres)"},
+        {{"--only", "pg.schema", "--only", "pg.extensions"},
+         "pg.extensions (postgres), pg.schema (postgres)"},
+        {{"--skip", "tcp.*,net.*,env.*"},
+         "no check selected for --phase all runs on what the config "
+         "declares: pg.connect (postgres)"},
+        {{"--only", "tcp.reach", "--phase", "drift"},
+         "no selected check runs in --phase drift: tcp.reach (runs in pre, "
+         "post)"},
+    };
+
+    for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+        struct tu_proc p =
+            run(OUTBOUND_ONLY, "check", t[i].a[0], t[i].a[1], t[i].a[2]);
+        if (t[i].a[3]) {
+            tu_proc_free(&p);
+            char *dir = tu_tmpdir();
+            char *cfg = tu_write_file(dir, "cutover.yml", OUTBOUND_ONLY);
+            const char *argv[] = {NULL,      "check",   t[i].a[0], t[i].a[1],
+                                  t[i].a[2], t[i].a[3], NULL};
+            ck_assert_int_eq(tu_run(&p, argv, NULL, dir, 30), 0);
+            free(cfg);
+            free(dir);
+        }
+        ck_assert_msg(p.status == 64, "%s %s: exit %d", t[i].a[0], t[i].a[1],
+                      p.status);
+        ck_assert_msg(strstr(p.err, t[i].want) != NULL, "%s %s: %s", t[i].a[0],
+                      t[i].a[1], p.err);
+        ck_assert_ptr_null(strstr(p.out, "PASS"));
+        tu_proc_free(&p);
+    }
+}
+END_TEST
+
+/* Comma lists select each check named; spaces around items are fine. */
+START_TEST(only_takes_comma_lists)
+{
+    struct tu_proc p =
+        run(OUTBOUND_ONLY, "check", "--only", "tcp.reach, pg.schema", NULL);
+
+    ck_assert_int_eq(p.status, 1);
+    ck_assert_ptr_nonnull(strstr(p.out, "tcp.reach\n  FAIL  x/127.0.0.1:45498"
+                                        ": connection refused"));
+    tu_proc_free(&p);
+}
+END_TEST
+
+/* A run whose every case is a skip looked at nothing: exit 2, never 0. */
+START_TEST(only_skips_is_not_green)
+{
+    struct tu_proc p = run("version: 1\npostgres:\n  main:\n    source: "
+                           "postgres://u@127.0.0.1:45498/x\n",
+                           "check", "--only", "pg.schema", NULL);
+
+    ck_assert_int_eq(p.status, 2);
+    ck_assert_ptr_nonnull(
+        strstr(p.out, "SKIP  main/main: needs both sides; no target"));
+    ck_assert_ptr_nonnull(
+        strstr(p.out, "nothing was checked: every case was skipped\n"
+                      "result: ERROR (exit 2)"));
+    tu_proc_free(&p);
 }
 END_TEST
 
@@ -351,7 +431,10 @@ static Suite *cli_suite(void)
     tcase_add_test(tc, config_errors_exit_78);
     tcase_add_test(tc, list_from_descriptors);
     tcase_add_test(tc, sentinel_never_printed);
-    tcase_add_test(tc, empty_config_passes);
+    tcase_add_test(tc, empty_config_is_78);
+    tcase_add_test(tc, selection_that_checks_nothing_is_64);
+    tcase_add_test(tc, only_takes_comma_lists);
+    tcase_add_test(tc, only_skips_is_not_green);
     tcase_add_test(tc, sigint_writes_reports);
     tcase_add_test(tc, sigterm_writes_reports);
     suite_add_tcase(s, tc);

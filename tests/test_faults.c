@@ -578,10 +578,9 @@ static json_t *bg_reports(struct bg *b, const char *output)
                   "no Markdown report: %s", output);
     for (size_t i = 0; i < N(xsd); i++) {
         char *out = NULL;
-        char *cmd =
-            co_asprintf("xmllint --noout --nonet --schema '%s/junit/%s'"
-                        " '%s/junit.xml' 2>&1",
-                        tu_shared_dir(), xsd[i], b->dir);
+        char *cmd = co_asprintf("xmllint --noout --nonet --schema '%s/%s'"
+                                " '%s/junit.xml' 2>&1",
+                                tu_xsd_dir(), xsd[i], b->dir);
         int rc = tu_sh(cmd, &out);
         ck_assert_msg(rc == 0, "%s: %s", cmd, out ? out : "");
         free(out);

@@ -452,6 +452,44 @@ START_TEST(test_other_frameworks_post)
 }
 END_TEST
 
+/* Key shapes the frameworks' clients do not make: a literal prefix
+ * holding SCAN glob characters matches itself only, and an index of the
+ * wrong type is an error, not zero jobs. */
+START_TEST(test_queue_prefix_glob_and_wrong_type)
+{
+    const struct want want[] = {
+        {"redis.queues", "celery", "a*[b]_q1", "fail",
+         W("a*[b]_q1: source still holds 1 pending jobs")},
+        {"redis.queues", "resque", "resque:delayed:*", "error",
+         W("ZSCAN resque:delayed_queue_schedule", "not a sorted set")},
+    };
+    struct tu_outcome o;
+    char *cfg = config_pairs(
+        8, W("celery", "queues: celery", "resque", "queues: resque"),
+        "redis.queues: {prefix: \"a*[b]_\"}");
+    char *res = config_pairs(8, W("resque", "queues: resque"), NULL);
+
+    flush_dbs(8);
+    cli0(src_port, 8,
+         "SADD 'a*[b]__kombu.binding.celery' "
+         "\"$(printf 'q1\\006\\026\\006\\026q1')\"");
+    cli0(src_port, 8,
+         "SADD 'axb__kombu.binding.celery' "
+         "\"$(printf 'decoy\\006\\026\\006\\026decoy')\"");
+    plant(src_port, 8,
+          W("RPUSH 'a*[b]_q1' m1", "RPUSH axb_decoy m2",
+            "SET resque:delayed_queue_schedule 1"));
+    run_check(cfg, "post", "redis.queues", &o);
+    tu_expect(&o, "redis.queues", "celery", "a*[b]_q1", "fail", want[0].words);
+    ck_assert_ptr_null(tu_case(&o, "redis.queues", "celery", "a*[b]_decoy"));
+    tu_outcome_free(&o);
+    run_expect(res, "post", "redis.queues", &want[1], 1, 2);
+    flush_dbs(8);
+    free(cfg);
+    free(res);
+}
+END_TEST
+
 /* Only read commands reach the servers: tests/test_audit.c proves it on
  * private servers (commandstats on the shared test bed would see other
  * suites' writes). */
@@ -471,6 +509,7 @@ static Suite *redis_checks_suite(void)
     tcase_add_test(tc, test_queues_none_found_passes);
     tcase_add_test(tc, test_sidekiq_pre_double_processing);
     tcase_add_test(tc, test_other_frameworks_post);
+    tcase_add_test(tc, test_queue_prefix_glob_and_wrong_type);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -6,7 +6,7 @@
  * The reports hold what a hostile database could name its tables:
  * control bytes, terminal escapes, invalid UTF-8, "]]>", markup, emoji,
  * very long and duplicate names. The JUnit file is checked by the tools
- * that consume it (xmllint against both schemas in ../shared/junit,
+ * that consume it (xmllint against both schemas in tests/data/junit,
  * python3-junitparser, libxml2), the JSON by parsing it back, the text
  * and Markdown by what a terminal or a table renderer would misread.
  */
@@ -26,7 +26,8 @@
 #include "cutover/util.h"
 #include "testutil.h"
 
-#define FFFD "\xEF\xBF\xBD"
+#define FFFD    "\xEF\xBF\xBD"
+#define ONE_DOT "\xE2\x80\xA4" /* U+2024 ONE DOT LEADER */
 
 /* ---- building reports ----------------------------------------------------
  */
@@ -162,9 +163,9 @@ static char *render(const struct co_report *rep, const char *fmt,
 
 static void assert_schema(const char *xml, const char *xsd)
 {
-    char *cmd = co_asprintf("xmllint --noout --nonet --schema '%s/junit/%s' "
+    char *cmd = co_asprintf("xmllint --noout --nonet --schema '%s/%s' "
                             "'%s' 2>&1",
-                            tu_shared_dir(), xsd, xml);
+                            tu_xsd_dir(), xsd, xml);
     char *out = NULL;
     int st = tu_sh(cmd, &out);
 
@@ -310,13 +311,15 @@ END_TEST
 /* ---- reporter table and files --------------------------------------------
  */
 
-START_TEST(table_lists_four)
+START_TEST(table_lists_six)
 {
-    static const char *const names[] = {"junit", "json", "markdown", "text"};
+    static const char *const names[] = {"junit", "json",   "markdown",
+                                        "text",  "github", "codequality"};
     size_t i;
 
-    ck_assert_uint_eq(co_nreporter, 4);
-    for (i = 0; i < 4; i++) {
+    /* and openmetrics (test_openmetrics.c) */
+    ck_assert_uint_eq(co_nreporter, 7);
+    for (i = 0; i < 6; i++) {
         ck_assert_ptr_nonnull(co_reporter_find(names[i]));
         ck_assert_str_eq(co_reporter_find(names[i])->name, names[i]);
     }
@@ -484,7 +487,7 @@ START_TEST(junit_hostile_valid)
 
     /* A failure: type, message attribute, and text with both values. */
     assert_xp_str(doc, "//testcase[@name='public.orders']/@classname",
-                  "pg.rowcount.main");
+                  "pg.rowcount.main (post)");
     assert_xp_str(doc, "//testcase[@name='public.orders']/@time", "1.500");
     assert_xp_str(doc, "//testcase[@name='public.orders']/failure/@type",
                   "fail");
@@ -494,9 +497,16 @@ START_TEST(junit_hostile_valid)
                   "source 100 rows, target 99\nsource: 100\ntarget: 99");
     assert_xp_str(doc, "//testcase[@name='public.locked']/error/@type",
                   "error");
+    /* An error reads as "could not check" where it is shown as a
+     * failure (the GitHub actions). */
+    assert_xp_str(doc, "//testcase[@name='public.locked']/error/@message",
+                  "could not check: lock timeout\nafter 5s");
     assert_xp_str(doc, "//testcase[@name='public.locked']/error",
-                  "lock timeout\nafter 5s");
+                  "could not check: lock timeout\nafter 5s");
+    /* The skip reason as text too: GitLab reads only the text. */
     assert_xp_str(doc, "//testcase[@name='public.view']/skipped/@message",
+                  "not a table");
+    assert_xp_str(doc, "//testcase[@name='public.view']/skipped",
                   "not a table");
     ck_assert(xp_num(doc, "count(//testcase[@name='public.big']/*)") == 0);
     assert_xp_str(doc, "//testcase[@name='TXT']/@time", "0.000");
@@ -506,14 +516,14 @@ START_TEST(junit_hostile_valid)
     assert_xp_str(doc, "//testcase[@name='dup (2)']/failure/@message",
                   "second");
     assert_xp_str(doc, "//testcase[@name='dup (3)']/@classname",
-                  "pg.rowcount.main");
+                  "pg.rowcount.main (post)");
     ck_assert(xp_num(doc, "count(//testcase[starts-with(@name,'dup')])") == 4);
 
     /* Hostile names arrive sanitized, not dropped. */
     assert_xp_str(doc,
                   "//testcase[@name='" FFFD "ctl" FFFD "[31mred" FFFD
                   "]0;pwn" FFFD "']/@classname",
-                  "pg.rowcount.main");
+                  "pg.rowcount.main (post)");
     assert_xp_str(doc, "//testcase[@name='bad" FFFD FFFD "utf']/failure",
                   "bytes " FFFD "\nsource: " FFFD FFFD "\ntarget: ok");
     ck_assert(xp_num(doc, "count(//testcase[@name=']]>'])") == 1);
@@ -522,21 +532,24 @@ START_TEST(junit_hostile_valid)
     ck_assert(xp_num(doc, "string-length(//testcase[starts-with(@name,"
                           "'long<')]/@name)") == 20000);
     assert_xp_str(doc,
-                  "//testcase[@classname='pg.rowcount.replica'][2]"
+                  "//testcase[@classname='pg.rowcount.replica (post)'][2]"
                   "/error/@message",
-                  "quote \" apos ' amp & lt <");
+                  "could not check: quote \" apos ' amp & lt <");
     assert_xp_str(doc,
-                  "//testcase[@classname='pg.rowcount.replica'][2]"
+                  "//testcase[@classname='pg.rowcount.replica (post)'][2]"
                   "/@name",
                   "<&\"'");
 
     /* Warnings pass and are listed in the suite's system-out. */
     v = xp_str(doc, "/testsuites/testsuite[1]/system-out");
-    ck_assert_str_eq(v, "pg.rowcount.main public.big: "
+    ck_assert_str_eq(v, "pg.rowcount.main (post) public.big: "
                         "table is large, counted late\n");
     free(v);
+    /* The resource's dots are U+2024: Jenkins splits the classname at
+     * its last '.', into package "dns.ttl" and class "app.example.com". */
     assert_xp_str(doc, "/testsuites/testsuite[2]/system-out",
-                  "dns.ttl.app.example.com A: TTL 600 > 300\n");
+                  "dns.ttl.app" ONE_DOT "example" ONE_DOT
+                  "com (post) A: TTL 600 > 300\n");
     ck_assert(xp_num(doc, "count(//testsuite/system-err)") == 2);
     xmlFreeDoc(doc);
     co_report_free(&rep);
@@ -804,7 +817,8 @@ START_TEST(json_empty_report)
     root = json_loads(out, 0, NULL);
     ck_assert_ptr_nonnull(root);
     ck_assert_uint_eq(json_array_size(json_object_get(root, "checks")), 0);
-    ck_assert_int_eq(jget_int(root, "exit_code"), 0);
+    /* Nothing checked is never green. */
+    ck_assert_int_eq(jget_int(root, "exit_code"), 2);
     ck_assert_int_eq(jget_int(json_object_get(root, "summary"), "passed"), 0);
     json_decref(root);
     free(out);
@@ -895,7 +909,9 @@ START_TEST(text_verdicts)
     out = render(&rep, "text", &opts);
     ck_assert_ptr_nonnull(strstr(out, "0 passed, 0 warned, 0 failed, "
                                       "0 errors, 0 skipped in 1.23s\n"
-                                      "result: PASS (exit 0)\n"));
+                                      "nothing was checked: every case was "
+                                      "skipped\n"
+                                      "result: ERROR (exit 2)\n"));
     free(out);
     r = add_result(&rep, "tcp.reach", "stripe", NULL, NULL);
     co_result_add(r, CO_WARN, "api", "slow", NULL, NULL, 0);
@@ -1052,7 +1068,7 @@ static Suite *reports_suite(void)
 
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, sanitize_vectors);
-    tcase_add_test(tc, table_lists_four);
+    tcase_add_test(tc, table_lists_six);
     tcase_add_test(tc, write_file_errors);
     tcase_add_test(tc, write_file_replaces);
     tcase_add_test(tc, write_file_full_disk);

@@ -215,9 +215,9 @@ const char *tu_source_dir(void)
     return CUTOVER_SOURCE_DIR;
 }
 
-const char *tu_shared_dir(void)
+const char *tu_xsd_dir(void)
 {
-    return CUTOVER_SHARED_DIR;
+    return CUTOVER_XSD_DIR;
 }
 
 int tu_free_port(void)

@@ -54,8 +54,9 @@ void tu_testbed_require(const char *first, ...);
 int tu_free_port(void);
 bool tu_port_open(int port);
 
-/* Path of the source tree / the shared/ directory next to it. */
+/* Path of the source tree; of the JUnit schemas the reports must validate
+ * against (the project's own copy, tests/data/junit). */
 const char *tu_source_dir(void);
-const char *tu_shared_dir(void);
+const char *tu_xsd_dir(void);
 
 #endif

@@ -41,7 +41,11 @@ enum co_check_flags {
     CO_CHECK_ONE_SIDED = 1u << 1, /* runs on whatever side is present */
     /* compares against a baseline snapshot (baseline.h): runs when
      * taking one, and in place of a side a baseline replaces */
-    CO_CHECK_SNAPSHOT = 1u << 2
+    CO_CHECK_SNAPSHOT = 1u << 2,
+    /* splits its own work across the shards of `--shard I/N` (tables,
+     * patterns, ...: co_run_shard_pick) and so runs in every shard;
+     * other checks run whole in one shard (see co_run_shard_pick) */
+    CO_CHECK_SHARDED = 1u << 3
 };
 
 struct co_run;
@@ -87,12 +91,17 @@ struct co_run {
      * side (baseline.h); NULL in a normal run. */
     struct co_baseline *baseline;
 
+    /* `--shard I/N`: this run does part shard (1-based) of nshards; 0
+     * and 0 when the run is whole. Checks flagged CO_CHECK_SHARDED pick
+     * their part with co_run_shard_pick. */
+    int shard, nshards;
+
     struct co_task *task; /* private to the runner */
     int64_t last_case;    /* private: for case durations */
 };
 
 /* Verdicts that depend on the phase use the post-cutover one for
- * --phase all (DESIGN.md): true for CO_POST and CO_ALL. */
+ * --phase all (doc/DESIGN.md): true for CO_POST and CO_ALL. */
 bool co_run_is_post(const struct co_run *run);
 /* Milliseconds left before the deadline (0 when passed). */
 int64_t co_run_remaining_ms(const struct co_run *run);
@@ -107,6 +116,43 @@ bool co_run_cancelled(const struct co_run *run);
 void *co_run_shared(struct co_run *run, const char *key,
                     void *(*make)(struct co_run *run),
                     void (*free_fn)(void *value));
+
+/* ---- sharding (--shard I/N) ----------------------------------------------
+ *
+ * A work unit of a sharded check: key names it stably (a table's
+ * "schema.name", "pattern cache:*"), weight estimates its cost in any
+ * unit, the same for every unit of one call (bytes to scan, keys to
+ * visit). Every shard process must see the same keys and weights, so
+ * weights come from a side that does not move during the run (the
+ * source after cutover, or a baseline snapshot: co_run_anchor). */
+struct co_shard_unit {
+    const char *key;
+    double weight;
+};
+
+/* Assigns each of n units to one of nshards shards (owner[i] in
+ * 0..nshards-1): deterministic, balanced by weight, stable (adding or
+ * removing a unit moves few others). Pure; see core/shard.c. */
+void co_shard_assign(const struct co_shard_unit *u, size_t n, int nshards,
+                     int *owner);
+/* Sets mine[i] for the units that belong to this run's shard; all true
+ * when the run is whole. The resource's name is part of every key. */
+void co_run_shard_pick(const struct co_run *run, const struct co_shard_unit *u,
+                       size_t n, bool *mine);
+/* Whether cases about the whole resource (nothing to compare, ...) are
+ * this run's to add: true when whole or in shard 1. */
+bool co_run_shard_first(const struct co_run *run);
+
+/* ---- progress ------------------------------------------------------------
+ *
+ * Long checks say how far they are: done of total (an estimate, may be
+ * revised) in unit ("rows", "keys"). Thread-safe, cheap (a few atomic
+ * stores): call it whenever a piece of work ends. `done` never goes
+ * back. The runner renders it on stderr (a live line per task on a
+ * terminal, or a line every few seconds with --progress plain); it never
+ * reaches a report. */
+void co_run_progress(struct co_run *run, int64_t done, int64_t total,
+                     const char *unit);
 
 /* Adds a case. The message is formatted; name, source, target and message
  * are masked and copied. source/target may be NULL. duration is the time

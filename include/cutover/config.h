@@ -178,6 +178,9 @@ void co_config_free(struct co_config *c);
 
 /* Prints the resolved config as YAML with every secret masked. */
 int co_config_dump(const struct co_config *c, FILE *out);
+/* Prints the JSON Schema (draft 2020-12) of cutover.yml, generated from
+ * the loader's key tables and the check registry. Returns 0 or -1. */
+int co_config_schema_write(FILE *out);
 
 /* Lookups. NULL when absent. */
 const struct co_check_override *co_config_override(const struct co_config *c,

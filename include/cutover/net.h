@@ -28,7 +28,8 @@ enum co_net_err {
     CO_NET_UNREACH,   /* network/host unreachable */
     CO_NET_CANCELLED, /* cancel flag set */
     CO_NET_DNSFAIL,   /* SERVFAIL, bad reply, other resolver failure */
-    CO_NET_ERROR      /* anything else; see the message */
+    CO_NET_ERROR,     /* anything else; see the message */
+    CO_NET_TLS        /* TLS handshake or certificate verification failed */
 };
 const char *co_net_err_name(enum co_net_err e); /* "name not found", ... */
 

@@ -135,6 +135,8 @@ int co_pg_pool_map(struct co_pg_pool *pool, size_t njobs, co_pg_sql_fn sql,
 
 /* Quotes an identifier for SQL ("my ""table"""). Allocated. */
 char *co_pg_quote_ident(const char *s);
+/* "schema"."name", both quoted, for SQL text. Allocated. */
+char *co_pg_quote_qualified(const char *schema, const char *name);
 /* "schema.table" as people read it, for case names: unquoted unless
  * quoting is needed. Allocated. */
 char *co_pg_qualname(const char *schema, const char *name);

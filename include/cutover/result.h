@@ -43,6 +43,8 @@ struct co_result {
     size_t ncases;
     size_t cap;
     double duration_ms; /* the whole task */
+    int line;           /* where the resource is declared in the report's
+                           config_path; 0 when unknown */
 };
 
 struct co_summary {
@@ -56,8 +58,10 @@ struct co_report {
     double duration_ms;
     char hostname[256];
     bool strict;
+    int shard, nshards;        /* --shard I/N; 0 and 0: the whole run */
     struct co_result *results; /* grouped by check, in registry order */
     size_t nresults;
+    const char *config_path; /* the config file as given, or NULL */
 };
 
 /* Adds a case to a result (strings copied; not masked: the runner's
@@ -69,9 +73,13 @@ void co_result_free(struct co_result *r);
 void co_report_free(struct co_report *rep);
 
 void co_report_summary(const struct co_report *rep, struct co_summary *out);
-/* Exit code per DESIGN.md: 0 pass (warnings allowed unless strict), 1 a
- * fail (with strict, a warning counts as one), 2 no fail but an error. */
+/* Exit code per doc/DESIGN.md: 0 pass (warnings allowed unless strict),
+ * 1 a fail (with strict, a warning counts as one), 2 no fail but an
+ * error, or nothing checked at all (every case skipped): a gate that
+ * looked at nothing is never green. */
 int co_report_exit_code(const struct co_report *rep);
+/* True when no case passed, warned, failed or errored: only skips. */
+bool co_summary_nothing_checked(const struct co_summary *s);
 
 /* ---- reporters -------------------------------------------------------- */
 
@@ -82,7 +90,9 @@ struct co_report_opts {
 };
 
 struct co_reporter {
-    const char *name; /* "junit", "json", "markdown", "text" */
+    /* "junit", "json", "markdown", "text", "github" (workflow
+     * commands), "codequality" (GitLab Code Quality JSON) */
+    const char *name;
     /* Writes the whole report to out. Returns 0 or -1 (errno set). */
     int (*write)(const struct co_report *rep,
                  const struct co_report_opts *opts, FILE *out);
@@ -98,6 +108,17 @@ const struct co_reporter *co_reporter_find(const char *name);
 int co_report_write_file(const struct co_report *rep, const char *name,
                          const struct co_report_opts *opts, const char *path,
                          char *err, size_t errlen);
+/* Appends rep with reporter `name` to path (created when absent): for
+ * files that collect the output of several steps, such as GitHub's
+ * $GITHUB_STEP_SUMMARY. Returns 0, or -1 with a reason in err. */
+int co_report_append_file(const struct co_report *rep, const char *name,
+                          const struct co_report_opts *opts, const char *path,
+                          char *err, size_t errlen);
+/* Writes rep with reporter `name` to an open stream (stdout, stderr).
+ * Returns 0, or -1 with a reason in err. */
+int co_report_write_stream(const struct co_report *rep, const char *name,
+                           const struct co_report_opts *opts, FILE *out,
+                           char *err, size_t errlen);
 
 /* Helpers for reporters: the XML 1.0-safe, valid-UTF-8 form of s
  * (invalid bytes and disallowed control characters become U+FFFD).

@@ -1,7 +1,9 @@
 /*
  * util.h - small shared pieces every part of cutover uses: growable
- * strings, string lists, monotonic time, durations, logging, URL parsing
- * and the one secret-masking function.
+ * strings, string lists and sets, UTF-8 cuts, monotonic time, deadlines
+ * and cancel flags, durations, logging, URL parsing and the one
+ * secret-masking function. Before writing a helper, look here first
+ * (doc/INTERNALS.md says what lives where).
  *
  * Masking is the single choke point for secrets: every string that can
  * reach a report, a log line or an error message goes through co_mask()
@@ -12,7 +14,9 @@
 #ifndef CUTOVER_UTIL_H
 #define CUTOVER_UTIL_H
 
+#include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -43,6 +47,17 @@ void co_buf_vaddf(struct co_buf *b, const char *fmt, va_list ap)
     CO_PRINTF(2, 0);
 /* Hands the string to the caller (who frees it); b is left empty. */
 char *co_buf_take(struct co_buf *b);
+/* Writes b's bytes to f (a reporter's last step). Returns 0, or -1 with
+ * errno set (EIO when the stream did not say why). */
+int co_buf_write(const struct co_buf *b, FILE *f);
+
+/* ---- UTF-8 ------------------------------------------------------------ */
+
+/* The largest character boundary at or before byte n of s: n itself,
+ * or moved back over continuation bytes (never before 0). Cutting s to
+ * that many bytes never splits a character. s must have at least n + 1
+ * readable bytes (its NUL counts). */
+size_t co_utf8_floor(const char *s, size_t n);
 
 /* ---- allocation: abort on out-of-memory (a CLI cannot do better) ----- */
 
@@ -78,6 +93,34 @@ void co_strlist_add(struct co_strlist *l, const char *s); /* copies s */
 void co_strlist_free(struct co_strlist *l);
 bool co_strlist_has(const struct co_strlist *l, const char *s);
 
+/* ---- string set (open addressing) ------------------------------------- */
+
+/* 64-bit FNV-1a of n bytes: spreads short strings well and is cheap. A
+ * stable function: redis.keyspace fingerprints (stored in snapshots)
+ * are built on it. */
+uint64_t co_fnv1a(const void *p, size_t n);
+
+/* A set of strings. Zero-initialise; free with co_strset_free. Each
+ * member owns a copy of its string and a counter, 0 when added, that the
+ * caller may use (e.g. to number repeats of a name). */
+struct co_strset_item {
+    char *key;
+    unsigned count;
+};
+struct co_strset {
+    struct co_strset_item *slot;
+    size_t cap; /* a power of two, or 0 */
+    size_t n;
+};
+
+/* Adds a copy of s. Returns false when s was already a member. */
+bool co_strset_add(struct co_strset *set, const char *s);
+bool co_strset_has(const struct co_strset *set, const char *s);
+/* The counter of member s, or NULL when s is not a member. Valid until
+ * the next co_strset_add. */
+unsigned *co_strset_count(struct co_strset *set, const char *s);
+void co_strset_free(struct co_strset *set); /* leaves it empty */
+
 /* ---- time ------------------------------------------------------------- */
 
 /* Monotonic milliseconds; the base is arbitrary. Deadlines are in it. */
@@ -87,6 +130,19 @@ int64_t co_now_ms(void);
 double co_now_precise_ms(void);
 /* Wall clock, for report timestamps. */
 double co_wall_s(void);
+
+/* Milliseconds to wait now before looking again: what is left until
+ * deadline (co_now_ms), at most slice, 0 when past. Waiting in slices is
+ * how a cancel flag set by a signal is noticed in time. */
+int co_slice_ms(int64_t deadline, int slice);
+/* The earlier of deadline and ms from now; deadline itself when ms <= 0
+ * (a check's own `timeout` param within the task's deadline). */
+int64_t co_deadline_cap(int64_t deadline, int64_t ms);
+/* A cancel flag (the run's, see check.h) is set. NULL: never. */
+bool co_cancelled(const atomic_int *cancel);
+/* pthread_cond_timedwait for at most ms milliseconds from now (the
+ * realtime clock the condition uses). Returns its result. */
+int co_cond_wait_ms(pthread_cond_t *cond, pthread_mutex_t *lock, int64_t ms);
 
 /* Parses "500ms", "30s", "5m", "1h", "1m30s"; a bare number is seconds.
  * Returns 0 and sets *ms, or -1 when s is not a duration. */

@@ -3,17 +3,29 @@
 # measured against what the servers cannot do faster. Not run by CTest:
 # it needs the test bed and a few minutes.
 #
-#   tests/bench/pg_bench.sh [--big] [--fresh] [--runs N] [BINARY]
+#   tests/bench/pg_bench.sh [--big] [--fresh] [--runs N] [--sessions LIST]
+#                           [--prefix NAME] [--drop] [--checksum-only]
+#                           [BINARY]
 #
 #   BINARY   the cutover binary (default: $CUTOVER_BIN, else build/cutover)
-#   --big    also 30M rows (about 2 GB per cluster, several minutes more)
+#   --big    also 30M rows (about 3 GB per cluster, several minutes more)
 #   --fresh  drop and recreate the benchmark databases
 #   --runs N rounds of measurements, the best of each counts (default 3)
+#   --sessions LIST  pg.checksum with these many sessions per side, e.g.
+#            "1 2 4" (default "1"): 1 is one plain scan per table; S > 1
+#            cuts the root pass into S ctid ranges (chunk_bytes) run on
+#            S sessions per side (settings.jobs S)
+#   --prefix NAME   database names NAME (3M), NAME30 (30M), NAME200
+#            (default bench_pg)
+#   --drop   drop the databases at the end (else kept for the next run)
+#   --checksum-only  skip the pg.rowcount benchmark
+#   --big-only       only the 30M table (implies --big, --checksum-only)
 #
 # Uses the running test bed (ci/services start). Creates, on both
 # clusters, `bench_pg` (3M rows: id bigint primary key, text,
 # timestamptz, made identical on both with generate_series) and
-# `bench_pg200` (200 tables of 20k rows); they are kept for the next run.
+# `bench_pg200` (200 tables of 20k rows); they are kept for the next run
+# unless --drop.
 #
 # What it prints (the targets are from issue 3):
 #   checksum/floor      pg.checksum wall time / the floor, where the floor is
@@ -41,12 +53,22 @@ BIG=0
 FRESH=0
 RUNS=3
 BIN=${CUTOVER_BIN:-$ROOT/build/cutover}
+SESSIONS=1
+PREFIX=bench_pg
+DROP=0
+ROWCOUNT=1
+SMALL=1
 while [ $# -gt 0 ]; do
     case $1 in
     --big) BIG=1 ;;
     --fresh) FRESH=1 ;;
     --runs) RUNS=$2; shift ;;
-    -h | --help) sed -n '2,30p' "$0"; exit 0 ;;
+    --sessions) SESSIONS=$2; shift ;;
+    --prefix) PREFIX=$2; shift ;;
+    --drop) DROP=1 ;;
+    --checksum-only) ROWCOUNT=0 ;;
+    --big-only) BIG=1 ROWCOUNT=0 SMALL=0 ;;
+    -h | --help) sed -n '2,43p' "$0"; exit 0 ;;
     *) BIN=$1 ;;
     esac
     shift
@@ -57,7 +79,19 @@ eval "$("$ROOT/ci/services" env)"
 
 JOBS=4
 WORK=$(mktemp -d /tmp/cutover-bench.XXXXXX)
-trap 'rm -rf "$WORK"' EXIT
+CREATED=()
+cleanup() {
+    if [ $DROP = 1 ]; then
+        for db in "${CREATED[@]}"; do
+            for side in source target; do
+                sql "$side" postgres -c \
+                    "DROP DATABASE IF EXISTS $db WITH (FORCE)" || true
+            done
+        done
+    fi
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
 cc -shared -fPIC -O2 -o "$WORK/recvcount.so" "$HERE/recvcount.c" -ldl
 export RECVCOUNT_SO=$WORK/recvcount.so
 
@@ -100,6 +134,7 @@ has_rows() { # db table rows: does it already exist with that many rows?
 }
 
 create_db() {
+    CREATED+=("$1")
     for side in source target; do
         sql "$side" postgres -c "DROP DATABASE IF EXISTS $1 WITH (FORCE)" \
             -c "CREATE DATABASE $1" \
@@ -123,29 +158,34 @@ make_big() {
 }
 
 make_200() {
-    if [ $FRESH = 0 ] && has_rows bench_pg200 t200 20000; then
+    if [ $FRESH = 0 ] && has_rows ${PREFIX}200 t200 20000; then
         return
     fi
-    echo "creating bench_pg200 (200 tables of 20000 rows on each side)..."
-    create_db bench_pg200
-    both bench_pg200 "DO \$\$ BEGIN FOR i IN 1..200 LOOP
+    echo "creating ${PREFIX}200 (200 tables of 20000 rows on each side)..."
+    create_db ${PREFIX}200
+    both ${PREFIX}200 "DO \$\$ BEGIN FOR i IN 1..200 LOOP
         EXECUTE format('CREATE TABLE t%s (id int PRIMARY KEY, v text)', i);
         EXECUTE format('INSERT INTO t%s SELECT g, md5(g::text)
                         FROM generate_series(1, 20000) g', i);
         END LOOP; END \$\$"
-    both bench_pg200 "VACUUM ANALYZE"
+    both ${PREFIX}200 "VACUUM ANALYZE"
 }
 
-config() { # db -> path of a config for it
-    cat >"$WORK/$1.yml" <<EOF
+config() { # db [sessions] -> path of a config for it
+    local s=${2:-0} f="$WORK/$1.${2:-0}.yml"
+    cat >"$f" <<EOF
 version: 1
-settings: {jobs: $JOBS, timeout: 30m, statement_timeout: 30m}
+settings: {jobs: $([ "$s" -gt 1 ] && echo "$s" || echo $JOBS), timeout: 30m, statement_timeout: 30m}
 postgres:
   bench:
     source: "$(url source "$1")"
     target: "$(url target "$1")"
 EOF
-    echo "$WORK/$1.yml"
+    # S > 1: the root pass in S block ranges on S sessions per side
+    if [ "$s" -gt 1 ]; then
+        printf 'checks:\n  pg.checksum: {chunk_bytes: 8192}\n' >>"$f"
+    fi
+    echo "$f"
 }
 
 ms() { date +%s%3N; }
@@ -200,66 +240,89 @@ for c in r["checks"]:
             print(k["status"], k["message"])' "$WORK/out.json" "$1"
 }
 
-# One round: the floor, pg.checksum on identical tables, and on tables
-# with 10 rows changed on the target (changed, measured, changed back).
-# Rounds interleave the three so a machine whose load drifts (the test
-# bed is shared) slows them alike; the best of each counts.
+# One round: the floor, then for each session count pg.checksum on
+# identical tables and on tables with 10 rows changed on the target
+# (changed, measured, changed back). Rounds interleave them all so a
+# machine whose load drifts (the test bed is shared) slows them alike;
+# the best of each counts, and every round's figures are printed too.
 checksum_bench() { # db rows
-    local db=$1 rows=$2 cfg size ids missing=0 t
-    local floor=999999999 ident=999999999 changed=999999999
-    local i_recv=0 i_rss=0 i_msg= c_recv=0 c_rss=0 c_msg=
-    cfg=$(config "$db")
+    local db=$1 rows=$2 size ids t s r missing
+    local floor=999999999
+    local -A cfg ident changed i_recv i_rss i_msg c_recv c_rss c_msg
     size=$(sql source "$db" -c "SELECT pg_table_size('bench')")
     ids=$(awk -v n="$rows" 'BEGIN { for (i = 0; i < 10; i++)
         printf "%s%d", (i ? "," : ""), 1 + int(i * (n - 1) / 9) }')
+    for s in $SESSIONS; do
+        cfg[$s]=$(config "$db" "$s")
+        ident[$s]=999999999 changed[$s]=999999999
+    done
     echo
-    echo "== pg.checksum, $rows rows (best of $RUNS rounds) =="
+    echo "== pg.checksum, $rows rows, sessions per side: $SESSIONS" \
+        "(best of $RUNS rounds) =="
     floor_once "$db" # warm the caches
-    for _ in $(seq "$RUNS"); do
+    for r in $(seq "$RUNS"); do
         t=$(timed floor_once "$db")
+        echo "  round $r: floor $t ms"
         floor=$(min "$floor" "$t")
-        measure pg.checksum "$cfg"
-        if [ "$M_WALL" -lt "$ident" ]; then
-            ident=$M_WALL i_recv=$M_RECV i_rss=$M_RSS
-            i_msg=$(case_message public.bench)
-        fi
-        sql target "$db" -c "UPDATE bench SET t = 'changed'
-                             WHERE id IN ($ids)" >/dev/null
-        measure pg.checksum "$cfg"
-        if [ "$M_WALL" -lt "$changed" ]; then
-            changed=$M_WALL c_recv=$M_RECV c_rss=$M_RSS
-            c_msg=$(case_message public.bench)
-        fi
-        sql target "$db" -c "UPDATE bench SET t = md5(id::text)
-                             WHERE id IN ($ids)" >/dev/null
+        for s in $SESSIONS; do
+            measure pg.checksum "${cfg[$s]}"
+            echo "  round $r: S=$s identical $M_WALL ms, rss $M_RSS KiB," \
+                "recv $M_RECV"
+            if [ "$M_WALL" -lt "${ident[$s]}" ]; then
+                ident[$s]=$M_WALL i_recv[$s]=$M_RECV i_rss[$s]=$M_RSS
+                i_msg[$s]=$(case_message public.bench)
+            fi
+            sql target "$db" -c "UPDATE bench SET t = 'changed'
+                                 WHERE id IN ($ids)" >/dev/null
+            measure pg.checksum "${cfg[$s]}"
+            echo "  round $r: S=$s 10 changed $M_WALL ms, rss $M_RSS KiB," \
+                "recv $M_RECV"
+            if [ "$M_WALL" -lt "${changed[$s]}" ]; then
+                changed[$s]=$M_WALL c_recv[$s]=$M_RECV c_rss[$s]=$M_RSS
+                c_msg[$s]=$(case_message public.bench)
+            fi
+            sql target "$db" -c "UPDATE bench SET t = md5(id::text)
+                                 WHERE id IN ($ids)" >/dev/null
+        done
     done
-    for id in ${ids//,/ }; do
-        case $c_msg in
-        *"id=$id (changed)"*) ;;
-        *) missing=$((missing + 1)) ;;
-        esac
+    printf '  floor (2 x psql)       %8d ms   (table %d bytes)\n' "$floor" \
+        "$size"
+    for s in $SESSIONS; do
+        missing=0
+        for id in ${ids//,/ }; do
+            case ${c_msg[$s]} in
+            *"id=$id (changed)"*) ;;
+            *) missing=$((missing + 1)) ;;
+            esac
+        done
+        echo "  -- $s session(s) per side"
+        printf '  pg.checksum identical  %8d ms   %s\n' "${ident[$s]}" \
+            "${i_msg[$s]}"
+        printf '  checksum/floor         %8s      (<= 1.15: %s)\n' \
+            "$(ratio "${ident[$s]}" "$floor")" \
+            "$(verdict "$(ratio "${ident[$s]}" "$floor")" 1.15)"
+        printf '  received/size          %7s%%      (%d of %d bytes; ' \
+            "$(pct "${i_recv[$s]}" "$size")" "${i_recv[$s]}" "$size"
+        printf '<= 0.1%%: %s)\n' \
+            "$(verdict "$(ratio "${i_recv[$s]}" "$size")" 0.001)"
+        printf '  peak RSS               %8d KiB  (<= 32768: %s)\n' \
+            "${i_rss[$s]}" "$(verdict "${i_rss[$s]}" 32768)"
+        printf '  pg.checksum 10 changed %8d ms   %s\n' "${changed[$s]}" \
+            "${c_msg[$s]}"
+        printf '  changed/identical      %8s      (<= 1.5: %s)\n' \
+            "$(ratio "${changed[$s]}" "${ident[$s]}")" \
+            "$(verdict "$(ratio "${changed[$s]}" "${ident[$s]}")" 1.5)"
+        printf '  keys named             %8d/10   (%s)\n' $((10 - missing)) \
+            "$([ $missing = 0 ] && echo ok || echo MISSING)"
+        printf '  received (changed)     %7s%%      (<= 0.1%%: %s)\n' \
+            "$(pct "${c_recv[$s]}" "$size")" \
+            "$(verdict "$(ratio "${c_recv[$s]}" "$size")" 0.001)"
+        printf '  peak RSS (changed)     %8d KiB  (<= 32768: %s)\n' \
+            "${c_rss[$s]}" "$(verdict "${c_rss[$s]}" 32768)"
+        printf '  rows/s, both sides     %8s\n' \
+            "$(awk -v r="$rows" -v ms="${ident[$s]}" \
+                'BEGIN { printf "%.0f", r / (ms / 1000) }')"
     done
-    printf '  floor (2 x psql)       %8d ms\n' "$floor"
-    printf '  pg.checksum identical  %8d ms   %s\n' "$ident" "$i_msg"
-    printf '  checksum/floor         %8s      (<= 1.15: %s)\n' \
-        "$(ratio "$ident" "$floor")" \
-        "$(verdict "$(ratio "$ident" "$floor")" 1.15)"
-    printf '  received/size          %7s%%      (%d of %d bytes; ' \
-        "$(pct "$i_recv" "$size")" "$i_recv" "$size"
-    printf '<= 0.1%%: %s)\n' "$(verdict "$(ratio "$i_recv" "$size")" 0.001)"
-    printf '  peak RSS               %8d KiB  (<= 32768: %s)\n' "$i_rss" \
-        "$(verdict "$i_rss" 32768)"
-    printf '  pg.checksum 10 changed %8d ms   %s\n' "$changed" "$c_msg"
-    printf '  changed/identical      %8s      (<= 1.5: %s)\n' \
-        "$(ratio "$changed" "$ident")" \
-        "$(verdict "$(ratio "$changed" "$ident")" 1.5)"
-    printf '  keys named             %8d/10   (%s)\n' $((10 - missing)) \
-        "$([ $missing = 0 ] && echo ok || echo MISSING)"
-    printf '  received (changed)     %7s%%      (<= 0.1%%: %s)\n' \
-        "$(pct "$c_recv" "$size")" \
-        "$(verdict "$(ratio "$c_recv" "$size")" 0.001)"
-    printf '  peak RSS (changed)     %8d KiB  (<= 32768: %s)\n' "$c_rss" \
-        "$(verdict "$c_rss" 32768)"
 }
 
 raw_counts_once() { # per side JOBS sessions, each counting its share
@@ -268,7 +331,7 @@ raw_counts_once() { # per side JOBS sessions, each counting its share
         for k in $(seq 0 $((JOBS - 1))); do
             seq 1 200 | awk -v j=$JOBS -v k="$k" '($1 - 1) % j == k {
                     printf "SELECT count(*) FROM t%d;\n", $1 }' |
-                psql "$(url "$side" bench_pg200)" -X -q -At >/dev/null &
+                psql "$(url "$side" ${PREFIX}200)" -X -q -At >/dev/null &
             pids+=($!)
         done
     done
@@ -277,7 +340,7 @@ raw_counts_once() { # per side JOBS sessions, each counting its share
 
 rowcount_bench() {
     local cfg raw=999999999 rc=999999999 rss=0 msg t
-    cfg=$(config bench_pg200)
+    cfg=$(config ${PREFIX}200)
     echo
     echo "== pg.rowcount, 200 tables x 20000 rows," \
         "jobs $JOBS (best of $RUNS rounds) =="
@@ -302,11 +365,15 @@ print(len(st), "cases,", st.count("pass"), "pass")' "$WORK/out.json")
     printf '  peak RSS               %8d KiB\n' "$rss"
 }
 
-make_big bench_pg 3000000
-make_200
-checksum_bench bench_pg 3000000
-rowcount_bench
+if [ $SMALL = 1 ]; then
+    make_big "$PREFIX" 3000000
+    checksum_bench "$PREFIX" 3000000
+fi
+if [ $ROWCOUNT = 1 ]; then
+    make_200
+    rowcount_bench
+fi
 if [ $BIG = 1 ]; then
-    make_big bench_pg30 30000000
-    RUNS=1 checksum_bench bench_pg30 30000000
+    make_big "${PREFIX}30" 30000000
+    checksum_bench "${PREFIX}30" 30000000
 fi

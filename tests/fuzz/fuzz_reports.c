@@ -1,5 +1,5 @@
 /*
- * fuzz_reports.c - the four reporters (reports/) on reports whose check
+ * fuzz_reports.c - the six reporters (reports/) on reports whose check
  * ids, resource names, endpoints, case names, messages, source/target
  * values, statuses and durations come from the input.
  *
@@ -21,7 +21,11 @@
  * the text report without colour is valid UTF-8 holding no control
  * character but newlines, no C1 control and no bidi override; the
  * Markdown stays under GitHub's 64 KiB, is valid UTF-8, and every row of
- * a table has as many cells as the table's first row.
+ * a table has as many cells as the table's first row; the GitHub
+ * workflow commands are valid UTF-8 lines, each one `::error title=` or
+ * `::warning title=` command with no CR and no unescaped ':' or ',' in
+ * its title, at most 10 of each level; the Code Quality JSON is an array
+ * with one issue per fail, error and warn case, fingerprints unique.
  */
 #include <jansson.h>
 #include <libxml/parser.h>
@@ -432,6 +436,77 @@ static void check_markdown(const char *md, size_t len)
     }
 }
 
+/* The workflow commands (check_github): valid UTF-8 lines, each a
+ * command whose title has no raw ':' or ','. */
+static void check_github(const char *text, size_t len)
+{
+    const char *line = text;
+    size_t errors = 0, warnings = 0;
+
+    for (size_t i = 0; i < len;) {
+        uint32_t cp;
+        size_t n = utf8_next((const unsigned char *)text + i, len - i, &cp);
+
+        FUZZ_CHECK(n > 0, "workflow commands: invalid UTF-8 at %zu", i);
+        FUZZ_CHECK(cp != '\r', "workflow commands: CR at %zu", i);
+        i += n;
+    }
+    FUZZ_CHECK(len == 0 || text[len - 1] == '\n', "last command unended");
+    while (line < text + len) {
+        const char *nl = memchr(line, '\n', (size_t)(text + len - line));
+        size_t n = (size_t)(nl - line);
+        const char *title = NULL, *end;
+
+        if (n > 15 && memcmp(line, "::error title=", 14) == 0) {
+            errors++;
+            title = line + 14;
+        } else if (n > 17 && memcmp(line, "::warning title=", 16) == 0) {
+            warnings++;
+            title = line + 16;
+        }
+        FUZZ_CHECK(title != NULL, "not a command: %.*s", (int)n, line);
+        end = title;
+        while (end + 1 < nl && !(end[0] == ':' && end[1] == ':'))
+            end++;
+        end = end + 1 < nl ? end : NULL;
+        FUZZ_CHECK(end != NULL, "no message: %.*s", (int)n, line);
+        FUZZ_CHECK(memchr(title, ',', (size_t)(end - title)) == NULL &&
+                       memchr(title, ':', (size_t)(end - title)) == NULL,
+                   "title not escaped: %.*s", (int)n, line);
+        line = nl + 1;
+    }
+    FUZZ_CHECK(errors <= 10 && warnings <= 10, "%zu errors, %zu warnings",
+               errors, warnings);
+}
+
+static void check_codequality(const struct co_report *rep, const char *text,
+                              size_t len)
+{
+    json_error_t e;
+    json_t *arr = json_loadb(text, len, 0, &e), *it, *seen = json_object();
+    size_t want = 0, i;
+
+    FUZZ_CHECK(arr != NULL && json_is_array(arr), "Code Quality: %s", e.text);
+    for (i = 0; i < rep->nresults; i++)
+        for (size_t k = 0; k < rep->results[i].ncases; k++) {
+            enum co_status st = rep->results[i].cases[k].status;
+            want += st == CO_FAIL || st == CO_ERROR || st == CO_WARN;
+        }
+    FUZZ_CHECK(json_array_size(arr) == want, "%zu issues, want %zu",
+               json_array_size(arr), want);
+    json_array_foreach(arr, i, it)
+    {
+        const char *fp = json_string_value(json_object_get(it, "fingerprint"));
+        FUZZ_CHECK(fp != NULL && strlen(fp) == 64, "fingerprint");
+        FUZZ_CHECK(json_object_get(seen, fp) == NULL, "repeated %s", fp);
+        json_object_set_new(seen, fp, json_true());
+        FUZZ_CHECK(json_is_string(json_object_get(it, "description")),
+                   "description");
+    }
+    json_decref(seen);
+    json_decref(arr);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     struct reader r = {data, size};
@@ -473,6 +548,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     free(out);
     out = render(&rep, "markdown", false, &len);
     check_markdown(out, len);
+    free(out);
+    out = render(&rep, "github", false, &len);
+    check_github(out, len);
+    free(out);
+    out = render(&rep, "codequality", false, &len);
+    check_codequality(&rep, out, len);
     free(out);
     (void)co_report_exit_code(&rep);
 
