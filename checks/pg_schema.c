@@ -23,8 +23,14 @@
  * Case names are built here from the raw catalog names with
  * co_pg_qualname, so quotes, spaces and non-ASCII survive intact. Owners,
  * grants and comments are compared only when the params ask: a restore
- * with --no-owner --no-acl changes them on purpose.
+ * with --no-owner --no-acl changes them on purpose. Role names on the
+ * source side are renamed first (the resource's role_map, and the
+ * source's connecting user to the target's), and ACLs are printed in
+ * one canonical order, so a move from Heroku's generated role to
+ * Aptible's compares like for like. Kinds flagged PGS_WARN (column
+ * order, publications) warn instead of failing.
  */
+#include <jansson.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,9 +53,11 @@ enum { COL_NSP, COL_REL, COL_SUB, COL_LABEL, COL_ATTRS };
 
 static const struct co_param pg_schema_params[] = {
     {"owners", CO_P_BOOL, "false",
-     "also compare owners (a --no-owner restore changes them)"},
+     "also compare owners (a --no-owner restore changes them); source "
+     "roles are renamed by the resource's role_map"},
     {"acls", CO_P_BOOL, "false",
-     "also compare privileges (a --no-acl restore drops them)"},
+     "also compare privileges and default privileges (a --no-acl restore "
+     "drops them); source roles are renamed by the resource's role_map"},
     {"comments", CO_P_BOOL, "false", "also compare comments"},
     {0},
 };
@@ -66,6 +74,8 @@ struct pgs_side {
     PGresult *res;
     struct pgs_obj *v;
     size_t n;
+    int nf;     /* fields per row */
+    char **val; /* rows x nf: a cell's rewritten value, or NULL */
 };
 
 static int obj_cmp(const void *pa, const void *pb)
@@ -103,6 +113,7 @@ struct pgs_ctx {
     struct co_strset gone_nsp; /* schemas on one side only */
     struct co_strset gone_rel; /* relations on one side only: nsp \x1f rel */
     struct co_strset seen_nsp; /* schemas present on either side */
+    struct co_strlist roles;   /* role_map pairs, then source -> target user */
     size_t ncases;
     bool stop; /* the task was sealed or a side is gone */
 };
@@ -170,6 +181,30 @@ static char *display_name(const struct pgs_kind *k, const struct pgs_obj *o)
         s = co_asprintf("%s(%s)", a, o->sub);
         free(a);
         return s;
+    case PGS_OPER:
+        a = co_pg_qualname(NULL, o->nsp);
+        s = co_asprintf("%s.%s(%s)", a, o->rel, o->sub);
+        free(a);
+        return s;
+    case PGS_USING:
+        a = co_pg_qualname(o->nsp, o->rel);
+        s = co_asprintf("%s USING %s", a, o->sub);
+        free(a);
+        return s;
+    case PGS_GLOBAL:
+        return co_pg_qualname(NULL, o->rel);
+    case PGS_TEXT:
+        return co_strdup(o->rel);
+    case PGS_DEFACL:
+        a = co_pg_qualname(NULL, o->rel);
+        b = o->nsp[0] != '\0' ? co_pg_qualname(NULL, o->nsp) : NULL;
+        s = b != NULL ? co_asprintf("%s: %s in %s", a, o->sub, b)
+                      : co_asprintf("%s: %s", a, o->sub);
+        free(a);
+        free(b);
+        return s;
+    case PGS_SINGLE:
+        return co_strdup(k->many);
     case PGS_REL:
     default:
         return co_pg_qualname(o->nsp, o->rel);
@@ -194,8 +229,10 @@ static bool excluded(const struct pgs_ctx *c, const struct pgs_kind *k,
     char *s;
     bool hit;
 
-    if (ex->n == 0)
+    if (ex->n == 0 || k->disp == PGS_SINGLE || k->disp == PGS_DEFACL)
         return false;
+    if (k->disp == PGS_GLOBAL || k->disp == PGS_TEXT)
+        return glob_any(ex, o->rel);
     if (k->disp == PGS_SCHEMA) {
         s = co_asprintf("%s.*", o->nsp);
         hit = glob_any(ex, o->nsp) || glob_any(ex, s);
@@ -205,7 +242,7 @@ static bool excluded(const struct pgs_ctx *c, const struct pgs_kind *k,
     s = co_asprintf("%s.%s", o->nsp, o->rel);
     hit = glob_any(ex, s);
     free(s);
-    if (hit || k->disp == PGS_REL)
+    if (hit || k->disp == PGS_REL || k->disp == PGS_USING)
         return hit;
     if (k->disp == PGS_CHILD)
         s = co_asprintf("%s.%s.%s", o->nsp, o->rel, o->label);
@@ -218,19 +255,234 @@ static bool excluded(const struct pgs_ctx *c, const struct pgs_kind *k,
     return hit;
 }
 
+/* ---- role names: role_map and canonical printing ------------------------ */
+
+/* The target's name for a source role (itself when not mapped). */
+static const char *map_role(const struct pgs_ctx *c, const char *name)
+{
+    for (size_t i = 0; i + 1 < c->roles.n; i += 2)
+        if (strcmp(c->roles.v[i], name) == 0)
+            return c->roles.v[i + 1];
+    return name;
+}
+
+static const char *role_of(const struct pgs_ctx *c, int side, const char *n)
+{
+    return side == 0 ? map_role(c, n) : n;
+}
+
+static int str_cmp(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Sorts the strings v[0..n) and joins them with sep; frees them. */
+static char *join_sorted(char **v, size_t n, const char *sep)
+{
+    struct co_buf b;
+
+    qsort(v, n, sizeof(*v), str_cmp);
+    co_buf_init(&b);
+    co_buf_puts(&b, "");
+    for (size_t i = 0; i < n; i++) {
+        if (i > 0)
+            co_buf_puts(&b, sep);
+        co_buf_puts(&b, v[i]);
+        free(v[i]);
+    }
+    return co_buf_take(&b);
+}
+
+/* Privilege words of aclexplode, in the order aclitem prints their
+ * letters (PostgreSQL's ACL_ALL_RIGHTS_STR). */
+static const struct {
+    const char *word;
+    char letter;
+} priv_letters[] = {
+    {"INSERT", 'a'},  {"SELECT", 'r'},       {"UPDATE", 'w'},
+    {"DELETE", 'd'},  {"TRUNCATE", 'D'},     {"REFERENCES", 'x'},
+    {"TRIGGER", 't'}, {"EXECUTE", 'X'},      {"USAGE", 'U'},
+    {"CREATE", 'C'},  {"TEMPORARY", 'T'},    {"CONNECT", 'c'},
+    {"SET", 's'},     {"ALTER SYSTEM", 'A'}, {"MAINTAIN", 'm'},
+};
+#define NPRIV (sizeof(priv_letters) / sizeof(priv_letters[0]))
+
+/* One grantee/grantor pair of an ACL and its privileges (bit i: the
+ * i-th of priv_letters; grant: WITH GRANT OPTION). */
+struct pgs_grant {
+    const char *grantee, *grantor;
+    unsigned bits, grant;
+};
+
+static void grant_add(struct pgs_grant *g, size_t *n, const char *grantee,
+                      const char *grantor, const char *word, bool grantable)
+{
+    size_t i = 0, p = 0;
+
+    while (i < *n && (strcmp(g[i].grantee, grantee) != 0 ||
+                      strcmp(g[i].grantor, grantor) != 0))
+        i++;
+    if (i == *n) {
+        g[i].grantee = grantee;
+        g[i].grantor = grantor;
+        g[i].bits = g[i].grant = 0;
+        (*n)++;
+    }
+    while (p < NPRIV && strcmp(priv_letters[p].word, word) != 0)
+        p++;
+    if (p == NPRIV)
+        return;
+    g[i].bits |= 1u << p;
+    if (grantable)
+        g[i].grant |= 1u << p;
+}
+
+/* "grantee=arw*\/grantor" (an empty grantee is PUBLIC, as in aclitem). */
+static char *grant_text(const struct pgs_grant *g)
+{
+    char *e = g->grantee[0] ? co_pg_qualname(NULL, g->grantee) : co_strdup("");
+    char *r = co_pg_qualname(NULL, g->grantor);
+    struct co_buf b;
+
+    co_buf_init(&b);
+    co_buf_addf(&b, "%s=", e);
+    for (size_t p = 0; p < NPRIV; p++) {
+        if (!(g->bits & (1u << p)))
+            continue;
+        co_buf_add(&b, &priv_letters[p].letter, 1);
+        if (g->grant & (1u << p))
+            co_buf_puts(&b, "*");
+    }
+    co_buf_addf(&b, "/%s", r);
+    free(e);
+    free(r);
+    return co_buf_take(&b);
+}
+
+/* An ACL from its JSON form (see pg_schema.h) as "{a=r/b,c=rw/b}": role
+ * names mapped on the source, entries in one order. NULL when the JSON
+ * is not what the query makes. */
+static char *format_acl(const struct pgs_ctx *c, int side, const char *js)
+{
+    json_t *a = json_loads(js, 0, NULL), *it;
+    struct pgs_grant *g;
+    char **txt, *s, *out;
+    size_t i, n = 0;
+
+    if (!json_is_array(a)) {
+        json_decref(a);
+        return NULL;
+    }
+    g = co_calloc(json_array_size(a) + 1, sizeof(*g));
+    json_array_foreach(a, i, it)
+    {
+        const char *ee = json_string_value(json_array_get(it, 0));
+        const char * or = json_string_value(json_array_get(it, 1));
+        const char *w = json_string_value(json_array_get(it, 2));
+
+        if (ee == NULL || or == NULL || w == NULL)
+            continue;
+        grant_add(g, &n, ee[0] ? role_of(c, side, ee) : "",
+                  role_of(c, side, or), w,
+                  json_is_true(json_array_get(it, 3)));
+    }
+    txt = co_calloc(n + 1, sizeof(*txt));
+    for (i = 0; i < n; i++)
+        txt[i] = grant_text(&g[i]);
+    s = join_sorted(txt, n, ",");
+    out = co_asprintf("{%s}", s);
+    free(s);
+    free(txt);
+    free(g);
+    json_decref(a);
+    return out;
+}
+
+/* A JSON array of role names ("" PUBLIC) as a sorted "a, b" list. */
+static char *format_roles(const struct pgs_ctx *c, int side, const char *js)
+{
+    json_t *a = json_loads(js, 0, NULL), *it;
+    char **v, *out;
+    size_t i, n = 0;
+
+    if (!json_is_array(a)) {
+        json_decref(a);
+        return NULL;
+    }
+    v = co_calloc(json_array_size(a) + 1, sizeof(*v));
+    json_array_foreach(a, i, it)
+    {
+        const char *r = json_string_value(it);
+
+        if (r != NULL)
+            v[n++] = r[0] ? co_pg_qualname(NULL, role_of(c, side, r))
+                          : co_strdup("PUBLIC");
+    }
+    out = join_sorted(v, n, ", ");
+    free(v);
+    json_decref(a);
+    return out;
+}
+
+/* The value a role-bearing cell compares and prints as; NULL when it is
+ * compared as the server sent it. */
+static char *rewrite_cell(const struct pgs_ctx *c, int side, const char *attr,
+                          const char *v)
+{
+    if (strcmp(attr, "owner") == 0) {
+        const char *m = role_of(c, side, v);
+        return m != v ? co_strdup(m) : NULL;
+    }
+    if (strcmp(attr, "privileges") == 0)
+        return format_acl(c, side, v);
+    if (strcmp(attr, "roles") == 0)
+        return format_roles(c, side, v);
+    return NULL;
+}
+
+static void rewrite_row(struct pgs_ctx *c, const struct pgs_kind *k,
+                        struct pgs_side *s, int side, int r)
+{
+    for (int f = COL_ATTRS; f < s->nf; f++) {
+        if (PQgetisnull(s->res, r, f))
+            continue;
+        s->val[(size_t)r * (size_t)s->nf + (size_t)f] = rewrite_cell(
+            c, side, PQfname(s->res, f), PQgetvalue(s->res, r, f));
+    }
+    if (has(k, PGS_ROLE_KEY) && side == 0) {
+        const char *m = map_role(c, PQgetvalue(s->res, r, COL_REL));
+        if (m != PQgetvalue(s->res, r, COL_REL))
+            s->val[(size_t)r * (size_t)s->nf + COL_REL] = co_strdup(m);
+    }
+}
+
+/* A cell as compared: rewritten, or as the server sent it (NULL for SQL
+ * NULL). */
+static const char *cell(const struct pgs_side *s, int row, int col)
+{
+    const char *v = s->val[(size_t)row * (size_t)s->nf + (size_t)col];
+
+    if (v != NULL)
+        return v;
+    return PQgetisnull(s->res, row, col) ? NULL : PQgetvalue(s->res, row, col);
+}
+
 static void side_load(struct pgs_ctx *c, const struct pgs_kind *k,
-                      struct pgs_side *s, PGresult *res)
+                      struct pgs_side *s, int side, PGresult *res)
 {
     int n = PQntuples(res);
 
     s->res = res;
     s->n = 0;
+    s->nf = PQnfields(res);
     s->v = co_calloc((size_t)n + 1, sizeof(*s->v));
+    s->val = co_calloc((size_t)n * (size_t)s->nf + 1, sizeof(*s->val));
     for (int r = 0; r < n; r++) {
         struct pgs_obj *o = &s->v[s->n];
 
+        rewrite_row(c, k, s, side, r);
         o->nsp = PQgetvalue(res, r, COL_NSP);
-        o->rel = PQgetvalue(res, r, COL_REL);
+        o->rel = cell(s, r, COL_REL);
         o->sub = PQgetvalue(res, r, COL_SUB);
         o->label = PQgetvalue(res, r, COL_LABEL);
         o->row = r;
@@ -244,6 +496,10 @@ static void side_load(struct pgs_ctx *c, const struct pgs_kind *k,
 
 static void side_free(struct pgs_side *s)
 {
+    for (size_t i = 0;
+         s->val != NULL && i < (size_t)PQntuples(s->res) * (size_t)s->nf; i++)
+        free(s->val[i]);
+    free(s->val);
     free(s->v);
     PQclear(s->res);
     memset(s, 0, sizeof(*s));
@@ -260,11 +516,6 @@ static bool attr_enabled(const struct pgs_ctx *c, const char *attr)
     if (strcmp(attr, "comment") == 0)
         return c->comments;
     return true;
-}
-
-static const char *value_of(const PGresult *res, int row, int col)
-{
-    return PQgetisnull(res, row, col) ? NULL : PQgetvalue(res, row, col);
 }
 
 static bool is_short(const char *v)
@@ -394,8 +645,7 @@ static int count_diffs(const struct pgs_ctx *c, const struct pgs_side *sd,
 
     for (int f = COL_ATTRS; f < nf; f++)
         if (attr_enabled(c, PQfname(sd->res, f)) &&
-            !same_value(value_of(sd->res, s->row, f),
-                        value_of(td->res, t->row, f)))
+            !same_value(cell(sd, s->row, f), cell(td, t->row, f)))
             n++;
     return n;
 }
@@ -415,8 +665,8 @@ static void describe_pair(const struct pgs_ctx *c, const struct pgs_side *sd,
 
     for (int f = COL_ATTRS; f < nf && ndiff > 0; f++) {
         const char *attr = PQfname(sd->res, f);
-        const char *a = value_of(sd->res, s->row, f);
-        const char *b = value_of(td->res, t->row, f);
+        const char *a = cell(sd, s->row, f);
+        const char *b = cell(td, t->row, f);
 
         if (!attr_enabled(c, attr) || same_value(a, b))
             continue;
@@ -439,6 +689,66 @@ static void describe_pair(const struct pgs_ctx *c, const struct pgs_side *sd,
     }
 }
 
+static bool json_has_string(const json_t *a, const char *s)
+{
+    size_t i;
+    json_t *it;
+
+    json_array_foreach(a, i, it)
+    {
+        const char *v = json_string_value(it);
+        if (v != NULL && strcmp(v, s) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* The names of `mine` that `other` also has, in mine's order, quoted
+ * and joined: "id, email, name". */
+static char *common_order(const json_t *mine, const json_t *other)
+{
+    struct co_buf b;
+    size_t i;
+    json_t *it;
+
+    co_buf_init(&b);
+    co_buf_puts(&b, "");
+    json_array_foreach(mine, i, it)
+    {
+        const char *v = json_string_value(it);
+        char *q;
+
+        if (v == NULL || !json_has_string(other, v))
+            continue;
+        q = co_pg_qualname(NULL, v);
+        co_buf_addf(&b, "%s%s", b.len > 0 ? ", " : "", q);
+        free(q);
+    }
+    return co_buf_take(&b);
+}
+
+/* Column order is compared over the columns both sides have: a missing
+ * or extra column is the columns kind's case, not a reordering. */
+static void order_cells(const struct pgs_side *sd, const struct pgs_obj *s,
+                        const struct pgs_side *td, const struct pgs_obj *t)
+{
+    for (int f = COL_ATTRS; f < sd->nf; f++) {
+        json_t *a = json_loads(PQgetvalue(sd->res, s->row, f), 0, NULL);
+        json_t *b = json_loads(PQgetvalue(td->res, t->row, f), 0, NULL);
+        size_t is = (size_t)s->row * (size_t)sd->nf + (size_t)f;
+        size_t it = (size_t)t->row * (size_t)td->nf + (size_t)f;
+
+        if (json_is_array(a) && json_is_array(b)) {
+            free(sd->val[is]);
+            free(td->val[it]);
+            sd->val[is] = common_order(a, b);
+            td->val[it] = common_order(b, a);
+        }
+        json_decref(a);
+        json_decref(b);
+    }
+}
+
 /* One object on both sides: a `fail` naming every attribute that
  * differs, a `warn` when only the name does, or counted as the same. */
 static void compare_pair(struct pgs_ctx *c, const struct pgs_kind *k,
@@ -446,10 +756,14 @@ static void compare_pair(struct pgs_ctx *c, const struct pgs_kind *k,
                          const struct pgs_side *td, const struct pgs_obj *t,
                          struct pgs_tally *tally)
 {
-    int ndiff = count_diffs(c, sd, s, td, t);
+    int ndiff;
     bool renamed = has(k, PGS_BY_DEF) && strcmp(s->label, t->label) != 0;
     struct pgs_text x;
     char *name, *text;
+
+    if (has(k, PGS_ORDER))
+        order_cells(sd, s, td, t);
+    ndiff = count_diffs(c, sd, s, td, t);
 
     if (ndiff == 0) {
         tally->same++;
@@ -463,9 +777,12 @@ static void compare_pair(struct pgs_ctx *c, const struct pgs_kind *k,
     co_buf_init(&x.tv);
     describe_pair(c, sd, s, td, t, ndiff, renamed, &x);
     name = display_name(k, s);
-    text = co_asprintf("%s %s: %s", k->one, name, x.msg.s);
-    add_case(c, ndiff > 0 ? CO_FAIL : CO_WARN, name, k->one, x.sv.s, x.tv.s,
-             text);
+    if (k->disp == PGS_SINGLE)
+        text = co_asprintf("%s: %s", name, x.msg.s);
+    else
+        text = co_asprintf("%s %s: %s", k->one, name, x.msg.s);
+    add_case(c, ndiff > 0 && !has(k, PGS_WARN) ? CO_FAIL : CO_WARN, name,
+             k->one, x.sv.s, x.tv.s, text);
     free(text);
     free(name);
     co_buf_free(&x.msg);
@@ -519,7 +836,7 @@ static void report_alone(struct pgs_ctx *c, const struct pgs_kind *k,
     }
     f = k->show != NULL ? PQfnumber(sd->res, k->show) : -1;
     if (f >= 0)
-        show = value_of(sd->res, o->row, f);
+        show = cell(sd, o->row, f);
     if (show != NULL && show[0] == '\0')
         show = NULL;
     name = display_name(k, o);
@@ -537,8 +854,8 @@ static void report_alone(struct pgs_ctx *c, const struct pgs_kind *k,
     } else {
         co_buf_puts(&val, "present");
     }
-    add_case(c, CO_FAIL, name, k->one, i == 0 ? val.s : "absent",
-             i == 0 ? "absent" : val.s, msg.s);
+    add_case(c, has(k, PGS_WARN) ? CO_WARN : CO_FAIL, name, k->one,
+             i == 0 ? val.s : "absent", i == 0 ? "absent" : val.s, msg.s);
     if (i == 0)
         tally->missing++;
     else
@@ -579,7 +896,9 @@ static void report_tally(struct pgs_ctx *c, const struct pgs_kind *k,
 
     if (t->same == 0)
         return;
-    if (all == t->same)
+    if (k->disp == PGS_SINGLE)
+        msg = co_asprintf("%s match", k->many);
+    else if (all == t->same)
         msg = co_asprintf("%zu %s match%s", t->same,
                           t->same == 1 ? k->one : k->many,
                           t->same == 1 ? "es" : "");
@@ -641,6 +960,8 @@ static bool compare_kind(struct pgs_ctx *c, const struct pgs_kind *k)
     PGresult *out[2] = {NULL, NULL};
     struct pgs_side sides[2], *side[2] = {&sides[0], &sides[1]};
 
+    if (has(k, PGS_ACLS) && !c->acls)
+        return true;
     if (co_pg_pair_exec(c->pg, sql, 1, c->params, c->run->deadline,
                         c->run->cancel, out) != 0) {
         for (int i = 0; i < 2; i++) {
@@ -651,8 +972,8 @@ static bool compare_kind(struct pgs_ctx *c, const struct pgs_kind *k)
         return false;
     }
     memset(sides, 0, sizeof(sides));
-    side_load(c, k, side[0], out[0]);
-    side_load(c, k, side[1], out[1]);
+    side_load(c, k, side[0], 0, out[0]);
+    side_load(c, k, side[1], 1, out[1]);
     merge(c, k, side);
     side_free(side[0]);
     side_free(side[1]);
@@ -683,13 +1004,33 @@ static char *schemas_literal(const struct co_strlist *l)
     return co_buf_take(&b);
 }
 
+/* The resource's role_map, then the user each side connects as: on a
+ * move, the app's role on one side (Heroku's generated name) is the
+ * app's role on the other (Aptible's), unless role_map says otherwise. */
+static void map_users(struct pgs_ctx *c, const char *src, const char *tgt)
+{
+    const struct co_strlist *m = &c->run->res->role_map;
+
+    for (size_t i = 0; i < m->n; i++)
+        co_strlist_add(&c->roles, m->v[i]);
+    if (map_role(c, src) == src) {
+        co_strlist_add(&c->roles, src);
+        co_strlist_add(&c->roles, tgt);
+    }
+}
+
 /* Definitions print names outside the search_path schema-qualified: two
  * sides with different effective search paths would print the same
- * object differently. Says so once, as a warning. Returns false when a
- * side could not answer. */
+ * object differently. Says so once, as a warning. Also learns each
+ * side's user (map_users). Returns false when a side could not answer. */
 static bool compare_search_path(struct pgs_ctx *c)
 {
-    static const char sql[] = "SELECT current_schemas(false)::text";
+    /* And JIT off for this session: catalog queries over thousands of
+     * objects cross jit_above_cost, and compiling them costs more than
+     * running them (seconds, for a few thousand rows). */
+    static const char sql[] =
+        "SELECT current_schemas(false)::text, current_user::text,"
+        " set_config('jit', 'off', false)";
     PGresult *out[2] = {NULL, NULL};
 
     if (co_pg_pair_exec(c->pg, sql, 0, NULL, c->run->deadline, c->run->cancel,
@@ -710,6 +1051,7 @@ static bool compare_search_path(struct pgs_ctx *c)
                  PQgetvalue(out[0], 0, 0), PQgetvalue(out[1], 0, 0), msg);
         free(msg);
     }
+    map_users(c, PQgetvalue(out[0], 0, 1), PQgetvalue(out[1], 0, 1));
     PQclear(out[0]);
     PQclear(out[1]);
     return true;
@@ -765,6 +1107,7 @@ static void ctx_free(struct pgs_ctx *c)
     co_strset_free(&c->gone_nsp);
     co_strset_free(&c->gone_rel);
     co_strset_free(&c->seen_nsp);
+    co_strlist_free(&c->roles);
 }
 
 static int pg_schema_run(struct co_run *run)

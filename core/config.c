@@ -95,6 +95,9 @@ static const struct co_cfg_key pg_keys[] = {
      "tls.cert: days a certificate must still be valid; default 14."},
     {"tls_min_version", CO_CFG_ENUM, RES(tls_min_version), 0, 0, 0,
      tls_versions, NULL, "tls.cert: lowest TLS version; default \"1.2\"."},
+    {"role_map", CO_CFG_MAP, RES(role_map), 0, 0, 0, NULL, NULL,
+     "pg.schema: {SOURCE_ROLE: TARGET_ROLE}, owners and grants compared "
+     "across a role rename; the connecting users are mapped by default."},
     {NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL},
 };
 
@@ -832,13 +835,40 @@ static int set_headers(struct loader *L, const struct co_cfg_key *key,
                      field);
 }
 
+/* One pair of a string map: both non-empty strings (role names). */
+static int map_pair(struct loader *L, yaml_node_t *k, yaml_node_t *v,
+                    void *arg)
+{
+    char *val = scalar_value(L, v, "a string");
+
+    if (val == NULL)
+        return -1;
+    if (*val == '\0' || *k->data.scalar.value == '\0') {
+        yaml_mark_t m = *val != '\0' ? k->start_mark : v->start_mark;
+
+        free(val);
+        return fail_at(L, m, "empty name");
+    }
+    co_strlist_add(arg, (const char *)k->data.scalar.value);
+    co_strlist_add(arg, val);
+    free(val);
+    return 0;
+}
+
+static int set_map(struct loader *L, const struct co_cfg_key *key,
+                   yaml_node_t *v, void *field)
+{
+    (void)key;
+    return each_pair(L, v, "a mapping of names to names", map_pair, field);
+}
+
 static const setter_fn setters[] = {
     [CO_CFG_STR] = set_str,           [CO_CFG_URL] = set_url,
     [CO_CFG_PATH] = set_path,         [CO_CFG_FILE] = set_path,
     [CO_CFG_ENUM] = set_enum,         [CO_CFG_BOOL] = set_bool,
     [CO_CFG_INT] = set_int,           [CO_CFG_INT64] = set_int,
     [CO_CFG_DURATION] = set_duration, [CO_CFG_LIST] = set_list,
-    [CO_CFG_HEADERS] = set_headers,
+    [CO_CFG_HEADERS] = set_headers,   [CO_CFG_MAP] = set_map,
 };
 
 /* ---- keyed mappings ---------------------------------------------------- */
@@ -1435,7 +1465,7 @@ static void resource_free(struct co_resource *r)
     };
     struct co_strlist *lists[] = {
         &r->schemas,          &r->exclude, &r->patterns,     &r->resolvers,
-        &r->expect_addresses, &r->headers, &r->expect_cidrs,
+        &r->expect_addresses, &r->headers, &r->expect_cidrs, &r->role_map,
     };
 
     for (size_t i = 0; i < sizeof(strings) / sizeof(strings[0]); i++)

@@ -133,6 +133,17 @@ static void headers(struct dumper *d, const struct co_strlist *l)
     map_end(d);
 }
 
+/* A string map, stored as key, value pairs. */
+static void pairs(struct dumper *d, const struct co_strlist *l)
+{
+    map_start(d, l->n == 0);
+    for (size_t i = 0; i + 1 < l->n; i += 2) {
+        str(d, l->v[i]);
+        str(d, l->v[i + 1]);
+    }
+    map_end(d);
+}
+
 /* One key of a table; unset optional values are left out. */
 static void dump_key(struct dumper *d, const struct co_cfg_key *k,
                      const void *base)
@@ -177,6 +188,12 @@ static void dump_key(struct dumper *d, const struct co_cfg_key *k,
     case CO_CFG_HEADERS:
         str(d, k->name);
         headers(d, f);
+        return;
+    case CO_CFG_MAP:
+        if (((const struct co_strlist *)f)->n == 0)
+            return;
+        str(d, k->name);
+        pairs(d, f);
         return;
     }
 }

@@ -27,7 +27,8 @@ enum co_cfg_type {
     CO_CFG_INT64,    /* int64_t, in [min, max] */
     CO_CFG_DURATION, /* int64_t milliseconds, in [min, max] */
     CO_CFG_LIST,     /* struct co_strlist; a scalar is a comma list */
-    CO_CFG_HEADERS   /* struct co_strlist of "Name: value", from a map */
+    CO_CFG_HEADERS,  /* struct co_strlist of "Name: value", from a map */
+    CO_CFG_MAP       /* struct co_strlist of key, value pairs, from a map */
 };
 
 /* Extra validation of one string (a scalar or one list item). Returns 0,

@@ -182,6 +182,11 @@ static json_t *key_value(const struct co_cfg_key *k)
                          "null", "propertyNames", "pattern", HEADER_RE,
                          "additionalProperties", "type", "string", "number",
                          "boolean");
+    case CO_CFG_MAP: /* role_map: names to names */
+        return json_pack("{s:[s,s],s:{s:i},s:{s:s,s:i}}", "type", "object",
+                         "null", "propertyNames", "minLength", 1,
+                         "additionalProperties", "type", "string", "minLength",
+                         1);
     }
     return NULL;
 }

@@ -28,6 +28,9 @@
 #include "pgfixture.h"
 #include "testutil.h"
 
+/* A server option: options are never read, so never printed. */
+#define FDW_SECRET "fdw-sentinel-7c1e9a"
+
 /* Everything pg.schema compares, with the usual traps: a dropped column
  * (attnums differ after a restore), auto-named constraints, an FK to a
  * partitioned table, an object owned by another role and a grant (which
@@ -133,6 +136,56 @@ static const char fixture_sql[] =
     "CREATE TABLE owned (id int);\n"
     "ALTER TABLE owned OWNER TO schema_t_owner;\n"
     "GRANT SELECT ON users TO schema_t_owner;\n"
+    /* Issue 12's kinds: one object of each. */
+    "CREATE TABLE settings (id int PRIMARY KEY, k text, v text,\n"
+    "  big text COMPRESSION pglz)\n"
+    "  WITH (fillfactor = 80, autovacuum_vacuum_scale_factor = 0.05,\n"
+    "        toast.autovacuum_enabled = false);\n"
+    "ALTER TABLE settings ALTER COLUMN v SET STORAGE EXTERNAL;\n"
+    "ALTER TABLE settings ALTER COLUMN k SET STATISTICS 500;\n"
+    "ALTER TABLE settings REPLICA IDENTITY FULL;\n"
+    "CREATE RULE settings_keep AS ON DELETE TO settings\n"
+    "  WHERE old.k = 'locked' DO INSTEAD NOTHING;\n"
+    "COMMENT ON RULE settings_keep ON settings IS 'locked rows stay';\n"
+    "CREATE TABLE ordered (a int, b int, c int);\n"
+    "CREATE STATISTICS posts_stats (dependencies)\n"
+    "  ON user_id, published FROM posts;\n"
+    "CREATE COLLATION nocase (provider = icu,\n"
+    "  locale = 'und-u-ks-level2', deterministic = false);\n"
+    "CREATE PUBLICATION app_pub FOR TABLE users, posts;\n"
+    "CREATE TYPE floatrange AS RANGE (subtype = float8,\n"
+    "  subtype_diff = float8mi);\n"
+    "CREATE FUNCTION money_eq(money_amount, money_amount) RETURNS boolean\n"
+    "  LANGUAGE sql IMMUTABLE AS 'SELECT $1.cents = $2.cents';\n"
+    "CREATE OPERATOR === (LEFTARG = money_amount, RIGHTARG = money_amount,\n"
+    "  FUNCTION = money_eq, COMMUTATOR = ===);\n"
+    "CREATE OPERATOR FAMILY money_fam USING hash;\n"
+    "CREATE OPERATOR CLASS int4_plain FOR TYPE int4 USING btree AS\n"
+    "  OPERATOR 1 <, OPERATOR 2 <=, OPERATOR 3 =, OPERATOR 4 >=,\n"
+    "  OPERATOR 5 >, FUNCTION 1 btint4cmp(int4, int4);\n"
+    "CREATE FUNCTION cents(money_amount) RETURNS bigint LANGUAGE sql\n"
+    "  IMMUTABLE AS 'SELECT $1.cents';\n"
+    "CREATE CAST (money_amount AS bigint) WITH FUNCTION cents(money_amount);\n"
+    "CREATE AGGREGATE total(int) (SFUNC = int4pl, STYPE = int,\n"
+    "  INITCOND = '0');\n"
+    "CREATE TEXT SEARCH DICTIONARY app_simple (TEMPLATE = pg_catalog.simple,\n"
+    "  STOPWORDS = english);\n"
+    "CREATE TEXT SEARCH CONFIGURATION app_search (COPY = "
+    "pg_catalog.english);\n"
+    "ALTER TEXT SEARCH CONFIGURATION app_search ALTER MAPPING FOR asciiword\n"
+    "  WITH app_simple, english_stem;\n"
+    "CREATE FOREIGN DATA WRAPPER legacy_fdw;\n"
+    "CREATE SERVER legacy_srv FOREIGN DATA WRAPPER legacy_fdw\n"
+    "  OPTIONS (host 'legacy.internal', password '" FDW_SECRET "');\n"
+    "CREATE FOREIGN TABLE legacy_users (id int, email text)\n"
+    "  SERVER legacy_srv OPTIONS (table_name 'users');\n"
+    "CREATE FUNCTION log_ddl() RETURNS event_trigger LANGUAGE plpgsql AS\n"
+    "  $$ BEGIN NULL; END $$;\n"
+    "CREATE EVENT TRIGGER schema_t_ddl ON ddl_command_end\n"
+    "  WHEN TAG IN ('CREATE TABLE') EXECUTE FUNCTION log_ddl();\n"
+    "ALTER DEFAULT PRIVILEGES IN SCHEMA billing\n"
+    "  GRANT SELECT ON TABLES TO schema_t_owner;\n"
+    "SELECT lo_create(0);\n"
     "INSERT INTO users (email) VALUES ('a@example.com');\n"
     "INSERT INTO posts (user_id, title, body, published)\n"
     "  VALUES (1, 'hi', 'text', true);\n"
@@ -212,7 +265,9 @@ struct outcome {
     int status;
     json_t *report;
     json_t *cases; /* pg.schema's cases on resource "main" (borrowed) */
-    char *text;    /* stdout + stderr + JSON, for failure messages */
+    char *text;    /* stdout + stderr + JSON, searched by tests */
+    char *brief;   /* exit status and the text report, capped: for failure
+                      messages (Check's messages are limited in size) */
 };
 
 static json_t *find_cases(json_t *report)
@@ -260,6 +315,8 @@ static void run_urls(const char *src, const char *tgt, const char *extra,
     ck_assert_int_eq(tu_run(&p, argv, NULL, dir, 120), 0);
     o->status = p.status;
     raw = tu_read_file(json, NULL);
+    o->brief = co_asprintf("exit %d\n%.3000s\n%.500s", p.status,
+                           p.out ? p.out : "", p.err ? p.err : "");
     o->text = co_asprintf("exit %d\n--- stdout\n%s\n--- stderr\n%s\n"
                           "--- json\n%s",
                           p.status, p.out ? p.out : "", p.err ? p.err : "",
@@ -269,9 +326,10 @@ static void run_urls(const char *src, const char *tgt, const char *extra,
         ck_assert_msg(strstr(o->text, pw) == NULL, "the password leaked: %s",
                       o->text);
     o->report = json_loads(raw, 0, &jerr);
-    ck_assert_msg(o->report != NULL, "bad JSON (%s): %s", jerr.text, o->text);
+    ck_assert_msg(o->report != NULL, "bad JSON (%s): %s", jerr.text, o->brief);
     o->cases = find_cases(o->report);
-    ck_assert_msg(json_is_array(o->cases), "no pg.schema result: %s", o->text);
+    ck_assert_msg(json_is_array(o->cases), "no pg.schema result: %s",
+                  o->brief);
     free(raw);
     tu_proc_free(&p);
     free(json);
@@ -299,6 +357,7 @@ static void outcome_free(struct outcome *o)
 {
     json_decref(o->report);
     free(o->text);
+    free(o->brief);
 }
 
 static const char *field(json_t *c, const char *key)
@@ -343,7 +402,7 @@ static void expect_case(const struct outcome *o, const char *name,
     const char *msg, *w;
     va_list ap;
 
-    ck_assert_msg(c != NULL, "no case \"%s\": %s", name, o->text);
+    ck_assert_msg(c != NULL, "no case \"%s\": %s", name, o->brief);
     msg = field(c, "message");
     ck_assert_msg(strcmp(field(c, "status"), status) == 0,
                   "%s: want %s, got %s: %s", name, status, field(c, "status"),
@@ -361,10 +420,23 @@ static void expect_failures(const struct outcome *o, size_t nfail)
 {
     ck_assert_msg(count_status(o, "fail") == nfail,
                   "want %zu fail(s), got %zu: %s", nfail,
-                  count_status(o, "fail"), o->text);
-    ck_assert_msg(count_status(o, "error") == 0, "errors: %s", o->text);
-    ck_assert_msg(count_status(o, "warn") == 0, "warnings: %s", o->text);
-    ck_assert_msg(o->status == (nfail > 0 ? 1 : 0), "%s", o->text);
+                  count_status(o, "fail"), o->brief);
+    ck_assert_msg(count_status(o, "error") == 0, "errors: %s", o->brief);
+    ck_assert_msg(count_status(o, "warn") == 0, "warnings: %s", o->brief);
+    ck_assert_msg(o->status == (nfail > 0 ? 1 : 0), "%s", o->brief);
+}
+
+/* Asserts exactly nfail failures and nwarn warnings, and no error. */
+static void expect_counts(const struct outcome *o, size_t nfail, size_t nwarn)
+{
+    ck_assert_msg(count_status(o, "fail") == nfail,
+                  "want %zu fail(s), got %zu: %s", nfail,
+                  count_status(o, "fail"), o->brief);
+    ck_assert_msg(count_status(o, "warn") == nwarn,
+                  "want %zu warning(s), got %zu: %s", nwarn,
+                  count_status(o, "warn"), o->brief);
+    ck_assert_msg(count_status(o, "error") == 0, "errors: %s", o->brief);
+    ck_assert_msg(o->status == (nfail > 0 ? 1 : 0), "%s", o->brief);
 }
 
 /* One drift planted on a fresh clone of the copy, then the check. */
@@ -385,7 +457,7 @@ START_TEST(test_faithful_copy_passes)
     expect_failures(&o, 0);
     /* One pass case per kind, with the count. */
     expect_case(&o, "schemas", "pass", "2 schemas match", NULL);
-    expect_case(&o, "tables", "pass", "11 tables match", NULL);
+    expect_case(&o, "tables", "pass", "14 tables match", NULL);
     expect_case(&o, "columns", "pass", "columns match", NULL);
     expect_case(&o, "constraints", "pass", "constraints match", NULL);
     expect_case(&o, "indexes", "pass", "indexes match", NULL);
@@ -393,16 +465,39 @@ START_TEST(test_faithful_copy_passes)
     expect_case(&o, "materialized views", "pass",
                 "1 materialized view matches", NULL);
     expect_case(&o, "sequences", "pass", "sequences match", NULL);
-    expect_case(&o, "functions", "pass", "4 functions match", NULL);
+    expect_case(&o, "functions", "pass", "8 functions match", NULL);
     expect_case(&o, "triggers", "pass", "1 trigger matches", NULL);
     expect_case(&o, "policies", "pass", "1 policy matches", NULL);
     expect_case(&o, "enums", "pass", "2 enums match", NULL);
     expect_case(&o, "domains", "pass", "1 domain matches", NULL);
     expect_case(&o, "composite types", "pass", "1 composite type matches",
                 NULL);
+    expect_case(&o, "column orders", "pass", "14 column orders match", NULL);
+    expect_case(&o, "rules", "pass", "1 rule matches", NULL);
+    expect_case(&o, "statistics objects", "pass",
+                "1 statistics object matches", NULL);
+    expect_case(&o, "range types", "pass", "1 range type matches", NULL);
+    expect_case(&o, "collations", "pass", "1 collation matches", NULL);
+    expect_case(&o, "operators", "pass", "1 operator matches", NULL);
+    expect_case(&o, "operator families", "pass", "2 operator families match",
+                NULL);
+    expect_case(&o, "operator classes", "pass", "1 operator class matches",
+                NULL);
+    expect_case(&o, "casts", "pass", "1 cast matches", NULL);
+    expect_case(&o, "text search dictionaries", "pass",
+                "1 text search dictionary matches", NULL);
+    expect_case(&o, "text search configurations", "pass",
+                "1 text search configuration matches", NULL);
+    expect_case(&o, "foreign data wrappers", "pass",
+                "1 foreign data wrapper matches", NULL);
+    expect_case(&o, "foreign servers", "pass", "1 foreign server matches",
+                NULL);
+    expect_case(&o, "publications", "pass", "1 publication matches", NULL);
+    expect_case(&o, "event triggers", "pass", "1 event trigger matches", NULL);
+    expect_case(&o, "large objects", "pass", "large objects match", NULL);
     /* pgcrypto's functions are the extension's, not user schema. */
-    ck_assert_msg(strstr(o.text, "digest") == NULL, "%s", o.text);
-    ck_assert_int_eq(json_array_size(o.cases), 14);
+    ck_assert_msg(strstr(o.text, "digest") == NULL, "%s", o.brief);
+    ck_assert_int_eq(json_array_size(o.cases), 30);
     outcome_free(&o);
 }
 END_TEST
@@ -574,8 +669,8 @@ START_TEST(test_constraint_renamed_warns)
     expect_case(&o, "public.users.users_name_len", "warn",
                 "named users_name_len on source, users_name_check on target",
                 NULL);
-    ck_assert_msg(count_status(&o, "fail") == 0, "%s", o.text);
-    ck_assert_msg(o.status == 0, "%s", o.text);
+    ck_assert_msg(count_status(&o, "fail") == 0, "%s", o.brief);
+    ck_assert_msg(o.status == 0, "%s", o.brief);
     outcome_free(&o);
     target_drop("schema_t_cren");
 }
@@ -766,6 +861,606 @@ START_TEST(test_partition_missing)
 }
 END_TEST
 
+/* ---- issue 12: the kinds pg_dump emits beyond tables -------------------- */
+
+START_TEST(test_rule)
+{
+    struct outcome o;
+
+    drift("schema_t_rule",
+          "DROP RULE settings_keep ON settings;"
+          "CREATE RULE posts_nodelete AS ON DELETE TO posts "
+          "DO INSTEAD NOTHING;",
+          &o);
+    expect_case(&o, "public.settings.settings_keep", "fail",
+                "rule public.settings.settings_keep missing on target",
+                "DO INSTEAD NOTHING", NULL);
+    expect_case(&o, "public.posts.posts_nodelete", "fail",
+                "rule public.posts.posts_nodelete only on target",
+                "ON DELETE TO posts DO INSTEAD NOTHING", NULL);
+    expect_failures(&o, 2);
+    outcome_free(&o);
+    target_drop("schema_t_rule");
+}
+END_TEST
+
+START_TEST(test_replica_identity_and_storage_parameters)
+{
+    struct outcome o;
+
+    drift("schema_t_relopt",
+          "ALTER TABLE settings REPLICA IDENTITY DEFAULT;"
+          "ALTER TABLE settings RESET (autovacuum_vacuum_scale_factor);"
+          "ALTER TABLE settings SET (fillfactor = 70);"
+          "ALTER TABLE users SET (toast.autovacuum_enabled = false);",
+          &o);
+    expect_case(&o, "public.settings", "fail", "table public.settings",
+                "replica identity FULL on source, DEFAULT on target",
+                "storage parameters autovacuum_vacuum_scale_factor=0.05, "
+                "fillfactor=80, toast.autovacuum_enabled=false on source, "
+                "fillfactor=70, toast.autovacuum_enabled=false on target",
+                NULL);
+    expect_case(&o, "public.users", "fail",
+                "storage parameters (none) on source, "
+                "toast.autovacuum_enabled=false on target",
+                NULL);
+    expect_failures(&o, 2);
+    outcome_free(&o);
+    target_drop("schema_t_relopt");
+}
+END_TEST
+
+START_TEST(test_column_storage_compression_statistics)
+{
+    struct outcome o;
+
+    drift("schema_t_colsto",
+          "ALTER TABLE settings ALTER COLUMN v SET STORAGE MAIN;"
+          "ALTER TABLE settings ALTER COLUMN big SET COMPRESSION lz4;"
+          "ALTER TABLE settings ALTER COLUMN k SET STATISTICS -1;",
+          &o);
+    expect_case(&o, "public.settings.v", "fail",
+                "storage EXTERNAL on source, MAIN on target", NULL);
+    expect_case(&o, "public.settings.big", "fail",
+                "compression pglz on source, lz4 on target", NULL);
+    expect_case(&o, "public.settings.k", "fail",
+                "statistics target 500 on source, (none) on target", NULL);
+    expect_failures(&o, 3);
+    outcome_free(&o);
+    target_drop("schema_t_colsto");
+}
+END_TEST
+
+START_TEST(test_extended_statistics)
+{
+    struct outcome o;
+
+    drift("schema_t_stx",
+          "DROP STATISTICS posts_stats;"
+          "CREATE STATISTICS posts_stats (ndistinct) "
+          "ON user_id, published FROM posts;",
+          &o);
+    expect_case(&o, "public.posts_stats", "fail",
+                "statistics object public.posts_stats: definition",
+                "(dependencies) ON user_id, published FROM posts on source",
+                "(ndistinct) ON user_id, published FROM posts on target",
+                NULL);
+    expect_failures(&o, 1);
+    outcome_free(&o);
+    target_drop("schema_t_stx");
+}
+END_TEST
+
+START_TEST(test_collation)
+{
+    struct outcome o;
+
+    drift("schema_t_coll",
+          "DROP COLLATION nocase;"
+          "CREATE COLLATION nocase (provider = icu, "
+          "locale = 'und-u-ks-level1', deterministic = false);",
+          &o);
+    expect_case(&o, "public.nocase", "fail", "collation public.nocase",
+                "locale und-u-ks-level2 on source, und-u-ks-level1 on target",
+                NULL);
+    expect_failures(&o, 1);
+    outcome_free(&o);
+    target_drop("schema_t_coll");
+}
+END_TEST
+
+/* Replication plumbing: a warning, not a failure. */
+START_TEST(test_publication_warns)
+{
+    struct outcome o;
+
+    drift("schema_t_pub",
+          "ALTER PUBLICATION app_pub DROP TABLE posts;"
+          "CREATE PUBLICATION extra_pub FOR TABLE comments;",
+          &o);
+    expect_case(&o, "app_pub", "warn", "publication app_pub",
+                "tables public.posts, public.users on source, public.users "
+                "on target",
+                NULL);
+    expect_case(&o, "extra_pub", "warn",
+                "publication extra_pub only on target", NULL);
+    expect_counts(&o, 0, 2);
+    outcome_free(&o);
+    target_drop("schema_t_pub");
+}
+END_TEST
+
+/* SELECT *, COPY and INSERT without a column list see the new order: a
+ * warning. Columns only one side has are the columns kind's business. */
+START_TEST(test_column_order_warns)
+{
+    struct outcome o;
+
+    drift("schema_t_order",
+          "DROP TABLE ordered;"
+          "CREATE TABLE ordered (a int, c int, b int);"
+          "ALTER TABLE posts ADD COLUMN draft boolean;",
+          &o);
+    expect_case(&o, "public.ordered", "warn", "column order public.ordered",
+                "a, b, c on source, a, c, b on target", NULL);
+    expect_case(&o, "public.posts.draft", "fail", "only on target", NULL);
+    ck_assert_msg(strstr(o.text, "column order public.posts") == NULL, "%s",
+                  o.text);
+    expect_counts(&o, 1, 1);
+    outcome_free(&o);
+    target_drop("schema_t_order");
+}
+END_TEST
+
+START_TEST(test_range_type)
+{
+    struct outcome o;
+
+    drift("schema_t_range",
+          "DROP TYPE floatrange;"
+          "CREATE TYPE floatrange AS RANGE (subtype = float8);",
+          &o);
+    expect_case(&o, "public.floatrange", "fail",
+                "range type public.floatrange",
+                "subtype diff float8mi on source, (none) on target", NULL);
+    expect_failures(&o, 1);
+    outcome_free(&o);
+    target_drop("schema_t_range");
+}
+END_TEST
+
+START_TEST(test_operators_classes_families)
+{
+    struct outcome o;
+
+    drift("schema_t_oper",
+          "DROP OPERATOR === (money_amount, money_amount);"
+          "DROP OPERATOR CLASS int4_plain USING btree;"
+          "ALTER OPERATOR FAMILY money_fam USING hash "
+          "ADD FUNCTION 1 (int4, int4) hashint4(int4);",
+          &o);
+    expect_case(&o, "public.===(money_amount, money_amount)", "fail",
+                "operator public.===(money_amount, money_amount) missing on "
+                "target",
+                "money_eq(money_amount,money_amount)", NULL);
+    expect_case(&o, "public.int4_plain USING btree", "fail",
+                "operator class public.int4_plain USING btree missing on "
+                "target",
+                "input type integer", NULL);
+    /* Its family stays, emptied. */
+    expect_case(&o, "public.int4_plain USING btree (operator family)", "fail",
+                "operator family public.int4_plain USING btree: members "
+                "FUNCTION 1 (integer, integer) btint4cmp(integer,integer), "
+                "OPERATOR 1 <(integer,integer)",
+                "on source, (none) on target", NULL);
+    expect_case(&o, "public.money_fam USING hash", "fail",
+                "operator family public.money_fam USING hash",
+                "members (none) on source, FUNCTION 1 (integer, integer) "
+                "hashint4(integer) on target",
+                NULL);
+    expect_failures(&o, 4);
+    outcome_free(&o);
+    target_drop("schema_t_oper");
+}
+END_TEST
+
+START_TEST(test_cast)
+{
+    struct outcome o;
+
+    drift("schema_t_cast",
+          "DROP CAST (money_amount AS bigint);"
+          "CREATE CAST (money_amount AS bigint) WITH FUNCTION "
+          "cents(money_amount) AS IMPLICIT;",
+          &o);
+    expect_case(&o, "(money_amount AS bigint)", "fail",
+                "cast (money_amount AS bigint)",
+                "context explicit on source, AS IMPLICIT on target", NULL);
+    expect_failures(&o, 1);
+    outcome_free(&o);
+    target_drop("schema_t_cast");
+}
+END_TEST
+
+START_TEST(test_aggregate)
+{
+    struct outcome o;
+
+    drift("schema_t_agg",
+          "DROP AGGREGATE total(int);"
+          "CREATE AGGREGATE total(int) (SFUNC = int4pl, STYPE = int, "
+          "INITCOND = '100');",
+          &o);
+    expect_case(&o, "public.total(integer)", "fail",
+                "function public.total(integer): aggregate", "INITCOND = '0'",
+                "INITCOND = '100'", NULL);
+    expect_failures(&o, 1);
+    outcome_free(&o);
+    target_drop("schema_t_agg");
+}
+END_TEST
+
+START_TEST(test_text_search)
+{
+    struct outcome o;
+
+    drift("schema_t_ts",
+          "ALTER TEXT SEARCH CONFIGURATION app_search ALTER MAPPING FOR "
+          "asciiword WITH english_stem;"
+          "ALTER TEXT SEARCH DICTIONARY app_simple (StopWords = russian);",
+          &o);
+    expect_case(&o, "public.app_search", "fail",
+                "text search configuration public.app_search: mappings",
+                "asciiword: public.app_simple pg_catalog.english_stem",
+                "asciiword: pg_catalog.english_stem,", NULL);
+    expect_case(&o, "public.app_simple", "fail",
+                "text search dictionary public.app_simple",
+                "stopwords = 'english' on source",
+                "stopwords = 'russian' on target", NULL);
+    expect_failures(&o, 2);
+    outcome_free(&o);
+    target_drop("schema_t_ts");
+}
+END_TEST
+
+/* Names and columns; never options (they hold passwords): a changed
+ * server password is no case, and the old one is printed nowhere. */
+START_TEST(test_foreign_objects)
+{
+    struct outcome o;
+
+    drift("schema_t_fdw",
+          "ALTER SERVER legacy_srv VERSION '2' "
+          "OPTIONS (SET password 'other-secret');"
+          "ALTER FOREIGN TABLE legacy_users ADD COLUMN name text;"
+          "CREATE FOREIGN DATA WRAPPER extra_fdw;",
+          &o);
+    expect_case(&o, "legacy_srv", "fail", "foreign server legacy_srv",
+                "version (none) on source, 2 on target", NULL);
+    expect_case(&o, "public.legacy_users.name", "fail",
+                "column public.legacy_users.name only on target", NULL);
+    expect_case(&o, "extra_fdw", "fail",
+                "foreign data wrapper extra_fdw only on target", NULL);
+    expect_failures(&o, 3);
+    ck_assert_msg(strstr(o.text, FDW_SECRET) == NULL, "%s", o.brief);
+    ck_assert_msg(strstr(o.text, "other-secret") == NULL, "%s", o.brief);
+    outcome_free(&o);
+    target_drop("schema_t_fdw");
+}
+END_TEST
+
+START_TEST(test_event_trigger)
+{
+    struct outcome o;
+
+    drift("schema_t_evt", "ALTER EVENT TRIGGER schema_t_ddl DISABLE;", &o);
+    expect_case(&o, "schema_t_ddl", "fail", "event trigger schema_t_ddl",
+                "state enabled on source, disabled on target", NULL);
+    expect_failures(&o, 1);
+    outcome_free(&o);
+    target_drop("schema_t_evt");
+}
+END_TEST
+
+START_TEST(test_large_objects)
+{
+    struct outcome o;
+
+    drift("schema_t_lo", "SELECT lo_unlink(oid) FROM pg_largeobject_metadata;",
+          &o);
+    expect_case(&o, "large objects", "fail",
+                "large objects: count 1 on source, 0 on target", NULL);
+    expect_failures(&o, 1);
+    outcome_free(&o);
+    target_drop("schema_t_lo");
+}
+END_TEST
+
+/* Default privileges are grants: compared with acls only, and a
+ * --no-acl restore drops them. */
+START_TEST(test_default_privileges)
+{
+    struct outcome o;
+
+    target_clone("schema_t_defacl");
+    run_db("schema_t_defacl", NULL, NULL, &o);
+    expect_failures(&o, 0);
+    outcome_free(&o);
+    run_db("schema_t_defacl", NULL, "  pg.schema: {acls: true}\n", &o);
+    expect_case(&o, "postgres: tables in billing", "fail",
+                "default privileges postgres: tables in billing missing on "
+                "target",
+                "schema_t_owner=r/postgres", NULL);
+    outcome_free(&o);
+    target_sql("schema_t_defacl", "ALTER DEFAULT PRIVILEGES IN SCHEMA billing "
+                                  "GRANT SELECT ON TABLES TO PUBLIC;");
+    run_db("schema_t_defacl", NULL, "  pg.schema: {acls: true}\n", &o);
+    expect_case(&o, "postgres: tables in billing", "fail",
+                "privileges {schema_t_owner=r/postgres} on source, "
+                "{=r/postgres} on target",
+                NULL);
+    outcome_free(&o);
+    target_drop("schema_t_defacl");
+}
+END_TEST
+
+START_TEST(test_comments_param)
+{
+    struct outcome o;
+
+    target_clone("schema_t_cmt");
+    target_sql("schema_t_cmt",
+               "COMMENT ON RULE settings_keep ON settings IS 'changed';"
+               "COMMENT ON COLLATION nocase IS 'ci';");
+    run_db("schema_t_cmt", NULL, NULL, &o);
+    expect_failures(&o, 0);
+    outcome_free(&o);
+    run_db("schema_t_cmt", NULL, "  pg.schema: {comments: true}\n", &o);
+    expect_case(&o, "public.settings.settings_keep", "fail",
+                "comment locked rows stay on source, changed on target", NULL);
+    expect_case(&o, "public.nocase", "fail",
+                "comment (none) on source, ci on target", NULL);
+    outcome_free(&o);
+    target_drop("schema_t_cmt");
+}
+END_TEST
+
+/* What pg_dump writes as ALTER statements after the CREATE. */
+START_TEST(test_alter_only_attributes)
+{
+    struct outcome o;
+
+    drift("schema_t_alter",
+          "ALTER VIEW published_posts ALTER COLUMN title SET DEFAULT 'x';"
+          "ALTER FUNCTION add_one(integer) COST 7;"
+          "ALTER INDEX index_users_lower_email ALTER COLUMN 1 "
+          "SET STATISTICS 100;",
+          &o);
+    expect_case(&o, "public.published_posts.title", "fail",
+                "column public.published_posts.title",
+                "default (none) on source, 'x'::text on target", NULL);
+    expect_case(&o, "public.add_one(i integer)", "fail",
+                "cost 100 on source, 7 on target", NULL);
+    expect_case(&o, "public.index_users_lower_email", "fail",
+                "statistics targets (none) on source, 1: 100 on target", NULL);
+    expect_failures(&o, 3);
+    outcome_free(&o);
+    target_drop("schema_t_alter");
+}
+END_TEST
+
+/* ---- never a false alarm ------------------------------------------------ */
+
+/* The same schema made by CREATE on the source and by ALTERs on the
+ * target, with a dropped-column hole and other OIDs there: default
+ * constraint, index and statistics names come from the same DDL. */
+static const char built_create_sql[] =
+    "CREATE TABLE shop (id bigserial PRIMARY KEY, sku text NOT NULL UNIQUE,\n"
+    "  price numeric(10,2) CHECK (price > 0), note text,\n"
+    "  created_at timestamptz DEFAULT now()) WITH (fillfactor = 90);\n"
+    "ALTER TABLE shop REPLICA IDENTITY FULL;\n"
+    "CREATE INDEX ON shop (created_at);\n"
+    "CREATE TABLE line (id int GENERATED ALWAYS AS IDENTITY PRIMARY KEY,\n"
+    "  shop_id bigint REFERENCES shop, qty int);\n"
+    "CREATE STATISTICS shop_stats ON sku, price FROM shop;\n"
+    "CREATE VIEW cheap AS SELECT id, sku FROM shop WHERE price < 10;\n"
+    "CREATE RULE line_keep AS ON DELETE TO line DO INSTEAD NOTHING;\n"
+    "CREATE PUBLICATION shop_pub FOR TABLE shop, line;\n"
+    "GRANT SELECT ON shop TO PUBLIC;\n"
+    "GRANT INSERT ON shop TO PUBLIC;\n";
+static const char built_alter_sql[] =
+    "CREATE TABLE junk (x int); DROP TABLE junk;\n"
+    "CREATE TABLE shop (id bigserial, dropme int, sku text);\n"
+    "ALTER TABLE shop DROP COLUMN dropme;\n"
+    "ALTER TABLE shop ALTER COLUMN sku SET NOT NULL;\n"
+    "ALTER TABLE shop ADD PRIMARY KEY (id);\n"
+    "ALTER TABLE shop ADD UNIQUE (sku);\n"
+    "ALTER TABLE shop ADD COLUMN price numeric(10,2) CHECK (price > 0);\n"
+    "ALTER TABLE shop ADD COLUMN note text;\n"
+    "ALTER TABLE shop ADD COLUMN created_at timestamptz;\n"
+    "ALTER TABLE shop ALTER COLUMN created_at SET DEFAULT now();\n"
+    "ALTER TABLE shop SET (fillfactor = 90);\n"
+    "CREATE INDEX ON shop (created_at);\n"
+    "ALTER TABLE shop REPLICA IDENTITY FULL;\n"
+    "CREATE TABLE line (id int NOT NULL, shop_id bigint, qty int);\n"
+    "ALTER TABLE line ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY;\n"
+    "ALTER TABLE line ADD PRIMARY KEY (id);\n"
+    "ALTER TABLE line ADD FOREIGN KEY (shop_id) REFERENCES shop;\n"
+    "CREATE PUBLICATION shop_pub;\n"
+    "ALTER PUBLICATION shop_pub ADD TABLE line;\n"
+    "ALTER PUBLICATION shop_pub ADD TABLE shop;\n"
+    "CREATE RULE line_keep AS ON DELETE TO line DO INSTEAD NOTHING;\n"
+    "CREATE VIEW cheap AS SELECT id, sku FROM shop WHERE price < 10;\n"
+    "CREATE STATISTICS shop_stats ON sku, price FROM shop;\n"
+    "GRANT INSERT, SELECT ON shop TO PUBLIC;\n";
+
+START_TEST(test_built_differently_passes)
+{
+    struct outcome o;
+    char *db = db_name("schema_t_built");
+    char *src = tu_pg_url("source", db), *tgt = tu_pg_url("target", db);
+
+    tu_pg_create(db);
+    tu_pg_sql("source", db, built_create_sql);
+    tu_pg_sql("target", db, built_alter_sql);
+    run_urls(src, tgt, NULL,
+             "  pg.schema: {owners: true, acls: true, comments: true}\n", &o);
+    expect_failures(&o, 0);
+    expect_case(&o, "tables", "pass", "2 tables match", NULL);
+    expect_case(&o, "constraints", "pass", "constraints match", NULL);
+    expect_case(&o, "statistics objects", "pass", "1 statistics object", NULL);
+    expect_case(&o, "column orders", "pass", "2 column orders match", NULL);
+    outcome_free(&o);
+    tu_pg_drop(db);
+    free(src);
+    free(tgt);
+    free(db);
+}
+END_TEST
+
+/* A restore that runs pg_dump's sections in another order (indexes and
+ * constraints before the data) makes the same schema. */
+START_TEST(test_sections_reordered_passes)
+{
+    struct outcome o;
+    char *base = db_name(BASE), *name = db_name("schema_t_sect");
+    char *src = tu_pg_admin_url("source", base);
+    char *tgt = tu_pg_admin_url("target", name);
+    char *dir = tu_tmpdir();
+    char *cmd = co_asprintf(
+        "set -e; pg_dump -Fc -f %s/d.dump '%s';"
+        " for s in pre-data post-data; do pg_restore --no-owner --no-acl"
+        " --exit-on-error --section=$s -d '%s' %s/d.dump; done;"
+        " pg_restore --no-owner --no-acl --exit-on-error --section=data"
+        " --disable-triggers -d '%s' %s/d.dump; rm -f %s/d.dump 2>&1",
+        dir, src, tgt, dir, tgt, dir, dir);
+    char *create = co_asprintf("CREATE DATABASE \"%s\";", name);
+    char *out = NULL;
+
+    target_drop("schema_t_sect");
+    tu_pg_sql("target", "postgres", create);
+    ck_assert_msg(tu_sh(cmd, &out) == 0, "restore: %s", out ? out : "");
+    run_db("schema_t_sect", NULL, NULL, &o);
+    expect_failures(&o, 0);
+    outcome_free(&o);
+    target_drop("schema_t_sect");
+    rmdir(dir);
+    free(out);
+    free(create);
+    free(cmd);
+    free(dir);
+    free(tgt);
+    free(src);
+    free(name);
+    free(base);
+}
+END_TEST
+
+/* ---- owners and grants across a role rename (role_map) ------------------ */
+
+/* The test's own roles: "heroku" owns on the source, "aptible" (a login
+ * role on the target) on the target, "ro" is granted on both. */
+static char *role_name(const char *what)
+{
+    return co_asprintf("schema_t_%s_%d", what, run_id);
+}
+
+START_TEST(test_role_map)
+{
+    struct outcome o;
+    char *db = db_name("schema_t_roles");
+    char *heroku = role_name("heroku"), *aptible = role_name("aptible");
+    char *ro = role_name("ro");
+    const char *pw = "schema-t-aptible-pw";
+    char *src = tu_pg_url("source", db), *tgt = tu_pg_url("target", db);
+    const char *at = strchr(strstr(tgt, "://") + 3, '@');
+    char *tgt_aptible = co_asprintf("postgres://%s:%s%s", aptible, pw, at);
+    char *roles_src =
+        co_asprintf("CREATE ROLE %s; CREATE ROLE %s;", heroku, ro);
+    char *roles_tgt = co_asprintf("CREATE ROLE %s LOGIN PASSWORD '%s';"
+                                  "CREATE ROLE %s;",
+                                  aptible, pw, ro);
+    char *obj_src =
+        co_asprintf("CREATE TABLE accounts (id int);"
+                    "ALTER TABLE accounts OWNER TO %s;"
+                    "GRANT SELECT ON accounts TO %s;"
+                    "CREATE TABLE notes (id int);"
+                    "ALTER TABLE notes OWNER TO cutover;"
+                    "CREATE POLICY mine ON accounts TO %s USING (true);",
+                    heroku, ro, heroku);
+    char *obj_tgt =
+        co_asprintf("CREATE TABLE accounts (id int);"
+                    "ALTER TABLE accounts OWNER TO %s;"
+                    "GRANT SELECT ON accounts TO %s;"
+                    "CREATE TABLE notes (id int);"
+                    "ALTER TABLE notes OWNER TO %s;"
+                    "CREATE POLICY mine ON accounts TO %s USING (true);",
+                    aptible, ro, aptible, aptible);
+    char *map = co_asprintf("    role_map: {%s: %s}\n", heroku, aptible);
+    char *drop_src = co_asprintf("DROP ROLE IF EXISTS %s; DROP ROLE IF "
+                                 "EXISTS %s;",
+                                 heroku, ro);
+    char *drop_tgt = co_asprintf("DROP ROLE IF EXISTS %s; DROP ROLE IF "
+                                 "EXISTS %s;",
+                                 aptible, ro);
+    const char *both = "  pg.schema: {owners: true, acls: true}\n";
+    char *owner_msg =
+        co_asprintf("owner %s on source, %s on target", heroku, aptible);
+
+    tu_pg_drop(db);
+    tu_pg_sql("source", "postgres", drop_src);
+    tu_pg_sql("target", "postgres", drop_tgt);
+    tu_pg_sql("source", "postgres", roles_src);
+    tu_pg_sql("target", "postgres", roles_tgt);
+    tu_pg_create(db);
+    tu_pg_sql("source", db, obj_src);
+    tu_pg_sql("target", db, obj_tgt);
+
+    /* As they are, every owner and grant differs. */
+    run_urls(src, tgt, NULL, both, &o);
+    expect_case(&o, "public.accounts", "fail", owner_msg, "privileges", NULL);
+    expect_case(&o, "public.accounts.mine", "fail", "roles", NULL);
+    expect_case(&o, "public.notes", "fail", "owner cutover on source", NULL);
+    outcome_free(&o);
+
+    /* role_map, and the target's connecting user: everything maps. */
+    run_urls(src, tgt_aptible, map, both, &o);
+    expect_failures(&o, 0);
+    expect_case(&o, "tables", "pass", "2 tables match", NULL);
+    expect_case(&o, "policies", "pass", "1 policy matches", NULL);
+    outcome_free(&o);
+
+    /* Connecting as the same user on both sides, notes' owner (the
+     * source's user) is no longer mapped; accounts' still is. */
+    run_urls(src, tgt, map, both, &o);
+    expect_case(&o, "public.notes", "fail", "owner cutover on source", aptible,
+                NULL);
+    ck_assert_msg(find_case(&o, "public.accounts") == NULL, "%s", o.brief);
+    expect_failures(&o, 1);
+    ck_assert_msg(strstr(o.text, pw) == NULL, "password leaked: %s", o.brief);
+    outcome_free(&o);
+
+    tu_pg_drop(db);
+    tu_pg_sql("source", "postgres", drop_src);
+    tu_pg_sql("target", "postgres", drop_tgt);
+    free(owner_msg);
+    free(drop_tgt);
+    free(drop_src);
+    free(map);
+    free(obj_tgt);
+    free(obj_src);
+    free(roles_tgt);
+    free(roles_src);
+    free(tgt_aptible);
+    free(tgt);
+    free(src);
+    free(ro);
+    free(aptible);
+    free(heroku);
+    free(db);
+}
+END_TEST
+
 /* ---- config and params ---------------------------------------------------
  */
 
@@ -781,7 +1476,7 @@ START_TEST(test_exclude_hides_table)
     run_db("schema_t_excl", "    exclude: [public.comments, 'public.tmp*']\n",
            NULL, &o);
     expect_failures(&o, 0);
-    ck_assert_msg(strstr(o.text, "comments") == NULL, "%s", o.text);
+    ck_assert_msg(strstr(o.text, "comments") == NULL, "%s", o.brief);
     /* Without the exclusion the same drift fails. */
     outcome_free(&o);
     run_db("schema_t_excl", NULL, NULL, &o);
@@ -832,7 +1527,7 @@ START_TEST(test_owners_param)
     expect_case(&o, "public.owned", "fail", "table public.owned",
                 "owner schema_t_owner on source, postgres on target", NULL);
     /* Privileges stay ignored unless acls: true. */
-    ck_assert_msg(strstr(o.text, "privileges") == NULL, "%s", o.text);
+    ck_assert_msg(strstr(o.text, "privileges") == NULL, "%s", o.brief);
     outcome_free(&o);
 
     run_db("schema_t_own", NULL, "  pg.schema: {acls: true}\n", &o);
@@ -840,6 +1535,42 @@ START_TEST(test_owners_param)
                 "schema_t_owner=r/postgres", NULL);
     outcome_free(&o);
     target_drop("schema_t_own");
+}
+END_TEST
+
+START_TEST(test_role_map_config_errors)
+{
+    static const struct {
+        const char *yaml, *want;
+    } bad[] = {
+        {"    role_map: [a, b]\n",
+         "postgres.main.role_map: expected a mapping of names to names"},
+        {"    role_map: {heroku: \"\"}\n", "postgres.main.role_map.heroku: "
+                                           "empty name"},
+    };
+
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        char *dir = tu_tmpdir();
+        char *text = co_asprintf("version: 1\n"
+                                 "postgres:\n"
+                                 "  main:\n"
+                                 "    source: postgres://u@127.0.0.1/db\n"
+                                 "%s",
+                                 bad[i].yaml);
+        char *cfg = tu_write_file(dir, "cutover.yml", text);
+        const char *argv[] = {"cutover", "config", "-c", cfg, NULL};
+        struct tu_proc p;
+
+        ck_assert_int_eq(tu_run(&p, argv, NULL, dir, 30), 0);
+        ck_assert_msg(p.status == 78, "exit %d: %s", p.status, p.err);
+        ck_assert_msg(p.err && strstr(p.err, bad[i].want) &&
+                          strstr(p.err, "cutover.yml:5:"),
+                      "%s", p.err ? p.err : "");
+        tu_proc_free(&p);
+        free(cfg);
+        free(text);
+        free(dir);
+    }
 }
 END_TEST
 
@@ -873,10 +1604,10 @@ START_TEST(test_unreachable_target)
                             port);
 
     run_urls(src, tgt, NULL, NULL, &o);
-    ck_assert_msg(count_status(&o, "error") == 1, "%s", o.text);
-    ck_assert_msg(count_status(&o, "fail") == 0, "%s", o.text);
+    ck_assert_msg(count_status(&o, "error") == 1, "%s", o.brief);
+    ck_assert_msg(count_status(&o, "fail") == 0, "%s", o.brief);
     expect_case(&o, "target", "error", "refused", NULL);
-    ck_assert_msg(o.status == 2, "%s", o.text);
+    ck_assert_msg(o.status == 2, "%s", o.brief);
     outcome_free(&o);
     close(fd);
     free(src);
@@ -911,6 +1642,28 @@ static Suite *pg_schema_suite(void)
     tcase_add_test(tc, test_enum_labels);
     tcase_add_test(tc, test_domain_constraint);
     tcase_add_test(tc, test_partition_missing);
+    tcase_add_test(tc, test_rule);
+    tcase_add_test(tc, test_replica_identity_and_storage_parameters);
+    tcase_add_test(tc, test_column_storage_compression_statistics);
+    tcase_add_test(tc, test_extended_statistics);
+    tcase_add_test(tc, test_collation);
+    tcase_add_test(tc, test_publication_warns);
+    tcase_add_test(tc, test_column_order_warns);
+    tcase_add_test(tc, test_range_type);
+    tcase_add_test(tc, test_operators_classes_families);
+    tcase_add_test(tc, test_cast);
+    tcase_add_test(tc, test_aggregate);
+    tcase_add_test(tc, test_text_search);
+    tcase_add_test(tc, test_foreign_objects);
+    tcase_add_test(tc, test_event_trigger);
+    tcase_add_test(tc, test_large_objects);
+    tcase_add_test(tc, test_default_privileges);
+    tcase_add_test(tc, test_comments_param);
+    tcase_add_test(tc, test_alter_only_attributes);
+    tcase_add_test(tc, test_built_differently_passes);
+    tcase_add_test(tc, test_sections_reordered_passes);
+    tcase_add_test(tc, test_role_map);
+    tcase_add_test(tc, test_role_map_config_errors);
     tcase_add_test(tc, test_exclude_hides_table);
     tcase_add_test(tc, test_schemas_restriction);
     tcase_add_test(tc, test_owners_param);

@@ -94,6 +94,10 @@ struct co_resource {
     struct co_strlist schemas; /* empty: every non-system schema */
     struct co_strlist exclude; /* qualified names or globs */
     int64_t quiesce_window_ms; /* 0: pg.quiesced off */
+    /* role_map: {SOURCE_ROLE: TARGET_ROLE}, as pairs: v[2i] a source
+     * role, v[2i+1] the target role it became (pg.schema's owners and
+     * grants are compared against the mapped names). */
+    struct co_strlist role_map;
 
     /* redis */
     char *queues; /* sidekiq | resque | celery | bullmq | rq | none */
