@@ -12,9 +12,9 @@
  * source and target values equal them, case by case, besides the verdict
  * and message of the cases that matter.
  *
- * Dbs 20 to 24 of both test-bed servers (ci/services gives Redis 32) are this suite's
- * alone (db 13 is test_redis_baseline's, 2..9 test_redis_checks'): each
- * test FLUSHDBs its own db on both sides first and last. cutover itself
+ * Dbs 20 to 24 of both test-bed servers (ci/services gives Redis 32) are this
+ * suite's alone (db 13 is test_redis_baseline's, 2..9 test_redis_checks'):
+ * each test FLUSHDBs its own db on both sides first and last. cutover itself
  * only reads; the scripts write.
  */
 #include <check.h>
