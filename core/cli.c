@@ -13,6 +13,7 @@
 #include <libxml/parser.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -27,19 +28,21 @@
 
 #define DEFAULT_CONFIG "cutover.yml"
 
-static const char usage_text[] =
+/* The synopsis and --help. The report files' lines come from the
+ * reporter table (co_reporter.option, .metavar, .help): they go between
+ * the head and the rest of each. */
+static const char usage_head[] =
     "usage: cutover check    [-c FILE] [--phase pre|post|drift|all]\n"
-    "                        [--only GLOBS]... [--skip GLOBS]...\n"
-    "                        [--junit FILE] [--json FILE] [--markdown FILE]\n"
-    "                        [--text FILE] [--baseline FILE]\n"
-    "                        [--openmetrics FILE]\n"
-    "                        [--baseline-as source|target] [--jobs N]\n"
-    "                        [--timeout DUR] [--strict]\n"
+    "                        [--only GLOBS]... [--skip GLOBS]...\n";
+
+static const char usage_rest[] =
+    "                        [--baseline FILE] [--baseline-as "
+    "source|target]\n"
+    "                        [--jobs N] [--timeout DUR] [--strict]\n"
     "                        [--color auto|always|never] "
     "[--quiet|--verbose]\n"
     "                        [--annotations github|none] "
     "[--no-step-summary]\n"
-    "                        [--codequality FILE]\n"
     "                        [--shard I/N] [--progress auto|plain|none]\n"
     "       cutover snapshot [-c FILE] --side source|target [-o FILE]\n"
     "                        [--only GLOBS]... [--skip GLOBS]... [--jobs N]\n"
@@ -51,7 +54,7 @@ static const char usage_text[] =
     "[--force]\n"
     "       cutover --help | --version\n";
 
-static const char help_text[] =
+static const char help_head[] =
     "\n"
     "cutover checks both sides of a Heroku -> Aptible migration\n"
     "(PostgreSQL, Redis, DNS, TLS, HTTP, outbound reach, config vars) and\n"
@@ -61,13 +64,9 @@ static const char help_text[] =
     "      --phase P       pre, post, drift or all (default all)\n"
     "      --only GLOBS    run only checks whose id matches one of GLOBS,\n"
     "                      a comma list (repeatable): pg.schema,pg.ext*\n"
-    "      --skip GLOBS    skip checks whose id matches (the same form)\n"
-    "      --junit FILE    write a JUnit XML report\n"
-    "      --json FILE     write a JSON report\n"
-    "      --markdown FILE write a Markdown summary\n"
-    "      --text FILE     also write the text report to FILE\n"
-    "      --openmetrics FILE write the run as Prometheus metrics (for\n"
-    "                      node_exporter's textfile collector)\n"
+    "      --skip GLOBS    skip checks whose id matches (the same form)\n";
+
+static const char help_rest[] =
     "      --baseline FILE a snapshot stands in for the side it was taken\n"
     "                      from; that side's server is not contacted\n"
     "      --baseline-as S the snapshot stands in for side S instead\n"
@@ -91,7 +90,6 @@ static const char help_text[] =
     "                      (default: github when GITHUB_ACTIONS=true)\n"
     "      --no-step-summary do not append the Markdown report to\n"
     "                      $GITHUB_STEP_SUMMARY\n"
-    "      --codequality FILE write a GitLab Code Quality report\n"
     "      --shard I/N     run part I of N (CI matrix jobs): tables, "
     "patterns,\n"
     "                      domains, endpoints and outbound targets split by\n"
@@ -105,6 +103,82 @@ static const char help_text[] =
     "pattern that matches no check, a selection that leaves no check to\n"
     "run), 78 configuration error (also: a config that declares nothing\n"
     "to check).\n";
+
+#define SYNOPSIS_INDENT 24 /* where "[--junit FILE]" lines start */
+#define SYNOPSIS_WIDTH  72 /* and how far they may run */
+#define HELP_COLUMN     22 /* where an option's help text starts */
+
+/* "[--junit FILE] [--json FILE] ...", wrapped under the synopsis. */
+static void add_report_synopsis(struct co_buf *b)
+{
+    size_t col = 0;
+
+    for (size_t i = 0; i < co_nreporter; i++) {
+        const struct co_reporter *r = co_reporters[i];
+        size_t w;
+
+        if (r->option == NULL)
+            continue;
+        w = strlen("[-- ]") + strlen(r->option) + strlen(r->metavar);
+        if (col > 0 && col + 1 + w > SYNOPSIS_WIDTH) {
+            co_buf_puts(b, "\n");
+            col = 0;
+        }
+        co_buf_addf(b, "%*s", col ? 1 : SYNOPSIS_INDENT, "");
+        co_buf_addf(b, "[--%s %s]", r->option, r->metavar);
+        col += (col ? 1 : SYNOPSIS_INDENT) + w;
+    }
+    if (col > 0)
+        co_buf_puts(b, "\n");
+}
+
+/* "      --junit FILE    write a JUnit XML report", one per format. */
+static void add_report_help(struct co_buf *b)
+{
+    for (size_t i = 0; i < co_nreporter; i++) {
+        const struct co_reporter *r = co_reporters[i];
+        size_t start = b->len, n;
+
+        if (r->option == NULL)
+            continue;
+        co_buf_addf(b, "      --%s %s", r->option, r->metavar);
+        n = b->len - start;
+        co_buf_addf(b, "%*s", n < HELP_COLUMN ? (int)(HELP_COLUMN - n) : 1,
+                    "");
+        for (const char *p = r->help; *p;) {
+            n = strcspn(p, "\n");
+            co_buf_add(b, p, n);
+            co_buf_puts(b, "\n");
+            p += n;
+            if (*p && *++p)
+                co_buf_addf(b, "%*s", HELP_COLUMN, "");
+        }
+    }
+}
+
+static const char *usage_text(void)
+{
+    static struct co_buf b;
+
+    if (b.len == 0) {
+        co_buf_puts(&b, usage_head);
+        add_report_synopsis(&b);
+        co_buf_puts(&b, usage_rest);
+    }
+    return b.s;
+}
+
+static const char *help_text(void)
+{
+    static struct co_buf b;
+
+    if (b.len == 0) {
+        co_buf_puts(&b, help_head);
+        add_report_help(&b);
+        co_buf_puts(&b, help_rest);
+    }
+    return b.s;
+}
 
 static int usage_error(const char *fmt, ...) CO_PRINTF(1, 2);
 
@@ -145,8 +219,8 @@ static int option_end(int c, char **argv)
     if (c == OPT_DESCRIBED)
         return CO_EXIT_OK;
     if (c == 'h') {
-        fputs(usage_text, stdout);
-        fputs(help_text, stdout);
+        fputs(usage_text(), stdout);
+        fputs(help_text(), stdout);
         return CO_EXIT_OK;
     }
     if (c == ':')
@@ -339,67 +413,144 @@ static void global_cleanup(void)
     ares_library_cleanup();
 }
 
-/* ---- check ------------------------------------------------------------- */
+/* ---- check and snapshot options ---------------------------------------- */
 
+/* Options of the other commands (list, config, init). */
 enum {
     OPT_PHASE = 256,
-    OPT_ONLY,
-    OPT_SKIP,
-    OPT_JUNIT,
-    OPT_JSON,
-    OPT_MARKDOWN,
-    OPT_TEXT,
-    OPT_BASELINE,
-    OPT_JOBS,
-    OPT_TIMEOUT,
-    OPT_STRICT,
-    OPT_COLOR,
-    OPT_SIDE,
     OPT_MAN,
-    OPT_BASELINE_AS,
-    OPT_OPENMETRICS,
     OPT_SCHEMA,
     OPT_HEROKU,
     OPT_APTIBLE,
     OPT_FORCE,
-    OPT_ANNOTATIONS,
-    OPT_NO_STEP_SUMMARY,
-    OPT_CODEQUALITY,
-    OPT_COMPLETION,
-    OPT_SHARD,
-    OPT_PROGRESS
+    OPT_COMPLETION
 };
+
+/* The report formats a `check` can write to files; raise it when the
+ * reporter table outgrows it (a test run says so). */
+#define MAX_REPORTERS 16
 
 struct check_args {
     bool snapshot; /* `cutover snapshot`, not `check` */
     const char *config;
-    const char *out[4]; /* junit, json, markdown, text */
+    /* --junit FILE and the like, by index in co_reporters */
+    const char *report[MAX_REPORTERS];
     const char *baseline;
     const char *baseline_as;
     const char *side;   /* snapshot */
     const char *output; /* snapshot */
     const char *color;
-    const char *openmetrics; /* Prometheus textfile, --openmetrics */
-    const char *progress;    /* auto, plain, none */
+    const char *progress; /* auto, plain, none */
     bool quiet, verbose, strict;
     struct co_runner_opts ro;
     const char *annotations; /* "github", "none" or NULL (auto) */
     bool no_step_summary;
-    const char *codequality;
 };
 
-static const char *const out_names[4] = {"junit", "json", "markdown", "text"};
+/* The commands that accept an option (check_opt.cmds). */
+enum { CMD_CHECK = 1u << 0, CMD_SNAPSHOT = 1u << 1, CMD_BOTH = 3u };
 
-static int parse_jobs(const char *s, int *jobs)
+struct check_opt;
+
+/* Stores an option's value (NULL for one that takes none) in a: 0, or
+ * 64 after saying why. */
+typedef int (*opt_setter)(struct check_args *a, const struct check_opt *o,
+                          const char *arg);
+
+/* One option of `check` and `snapshot`: adding one is one table line. */
+struct check_opt {
+    const char *name;  /* the long name, without "--" */
+    const char *alias; /* a second spelling (--colour), or NULL */
+    int shortopt;      /* 'c', or 0 */
+    int has_arg;       /* no_argument or required_argument */
+    unsigned cmds;     /* CMD_*: who accepts it; the other says so */
+    opt_setter set;
+    size_t off;        /* the check_args field set writes */
+    const char *words; /* set_word: the values allowed, '|'-separated */
+};
+
+static void *field(struct check_args *a, const struct check_opt *o)
+{
+    return (char *)a + o->off;
+}
+
+static int set_string(struct check_args *a, const struct check_opt *o,
+                      const char *arg)
+{
+    *(const char **)field(a, o) = arg;
+    return 0;
+}
+
+static int set_true(struct check_args *a, const struct check_opt *o,
+                    const char *arg)
+{
+    (void)arg;
+    *(bool *)field(a, o) = true;
+    return 0;
+}
+
+/* One of o->words ("auto|always|never"); the error lists them as
+ * "auto, always or never". */
+static int set_word(struct check_args *a, const struct check_opt *o,
+                    const char *arg)
+{
+    struct co_buf list;
+    const char *w = o->words;
+    int rc;
+
+    while (*w) {
+        size_t n = strcspn(w, "|");
+        if (strlen(arg) == n && strncmp(arg, w, n) == 0)
+            return set_string(a, o, arg);
+        w += n + (w[n] == '|');
+    }
+    co_buf_init(&list);
+    for (w = o->words; *w;) {
+        size_t n = strcspn(w, "|");
+        const char *sep = w == o->words ? "" : w[n] == '\0' ? " or " : ", ";
+        co_buf_addf(&list, "%s%.*s", sep, (int)n, w);
+        w += n + (w[n] == '|');
+    }
+    rc = usage_error("--%s must be %s, not \"%s\"", o->name, list.s, arg);
+    co_buf_free(&list);
+    return rc;
+}
+
+static int set_phase(struct check_args *a, const struct check_opt *o,
+                     const char *arg)
+{
+    return phase_option(arg, (unsigned *)field(a, o)) ? CO_EXIT_USAGE : 0;
+}
+
+static int set_patterns(struct check_args *a, const struct check_opt *o,
+                        const char *arg)
+{
+    return add_patterns((struct co_strlist *)field(a, o), arg, o->name);
+}
+
+static int set_jobs(struct check_args *a, const struct check_opt *o,
+                    const char *arg)
 {
     char *end;
     long v;
 
     errno = 0;
-    v = strtol(s, &end, 10);
-    if (errno || *end || end == s || v < 1 || v > 256)
-        return -1;
-    *jobs = (int)v;
+    v = strtol(arg, &end, 10);
+    if (errno || *end || end == arg || v < 1 || v > 256)
+        return usage_error("--jobs must be 1..256, not \"%s\"", arg);
+    *(int *)field(a, o) = (int)v;
+    return 0;
+}
+
+static int set_timeout(struct check_args *a, const struct check_opt *o,
+                       const char *arg)
+{
+    int64_t *ms = field(a, o);
+
+    if (co_duration_parse(arg, ms) < 0 || *ms <= 0)
+        return usage_error("--timeout must be a duration like 500ms, 30s or "
+                           "5m, not \"%s\"",
+                           arg);
     return 0;
 }
 
@@ -421,6 +572,124 @@ static int parse_shard(const char *s, int *shard, int *nshards)
     *shard = (int)i;
     *nshards = (int)n;
     return 0;
+}
+
+/* --shard I/N: fills the runner options o->off points at. */
+static int set_shard(struct check_args *a, const struct check_opt *o,
+                     const char *arg)
+{
+    struct co_runner_opts *ro = field(a, o);
+
+    if (parse_shard(arg, &ro->shard, &ro->nshards) < 0)
+        return usage_error("--shard must be I/N with 1 <= I <= N <= 1000 "
+                           "(e.g. 2/8), not \"%s\"",
+                           arg);
+    return 0;
+}
+
+#define AT(f) offsetof(struct check_args, f)
+#define ARG   required_argument
+#define NOARG no_argument
+
+/* The options of `check` and `snapshot`, in getopt's order; the report
+ * files (--junit FILE, ...) follow from the reporter table. */
+static const struct check_opt check_opts[] = {
+    {"config", NULL, 'c', ARG, CMD_BOTH, set_string, AT(config), NULL},
+    {"phase", NULL, 0, ARG, CMD_CHECK, set_phase, AT(ro.phase), NULL},
+    {"only", NULL, 0, ARG, CMD_BOTH, set_patterns, AT(ro.only), NULL},
+    {"skip", NULL, 0, ARG, CMD_BOTH, set_patterns, AT(ro.skip), NULL},
+    {"baseline", NULL, 0, ARG, CMD_CHECK, set_string, AT(baseline), NULL},
+    {"baseline-as", NULL, 0, ARG, CMD_CHECK, set_word, AT(baseline_as),
+     "source|target"},
+    {"side", NULL, 0, ARG, CMD_SNAPSHOT, set_word, AT(side), "source|target"},
+    {"output", NULL, 'o', ARG, CMD_SNAPSHOT, set_string, AT(output), NULL},
+    {"jobs", NULL, 0, ARG, CMD_BOTH, set_jobs, AT(ro.jobs), NULL},
+    {"timeout", NULL, 0, ARG, CMD_BOTH, set_timeout, AT(ro.timeout_ms), NULL},
+    {"strict", NULL, 0, NOARG, CMD_CHECK, set_true, AT(strict), NULL},
+    {"color", "colour", 0, ARG, CMD_CHECK, set_word, AT(color),
+     "auto|always|never"},
+    {"quiet", NULL, 'q', NOARG, CMD_BOTH, set_true, AT(quiet), NULL},
+    {"verbose", NULL, 'v', NOARG, CMD_BOTH, set_true, AT(verbose), NULL},
+    {"annotations", NULL, 0, ARG, CMD_CHECK, set_word, AT(annotations),
+     "github|none"},
+    {"no-step-summary", NULL, 0, NOARG, CMD_CHECK, set_true,
+     AT(no_step_summary), NULL},
+    {"shard", NULL, 0, ARG, CMD_BOTH, set_shard, AT(ro), NULL},
+    {"progress", NULL, 0, ARG, CMD_BOTH, set_word, AT(progress),
+     "auto|plain|none"},
+};
+
+#define NCHECK_OPTS    (sizeof(check_opts) / sizeof(check_opts[0]))
+#define MAX_CHECK_OPTS (NCHECK_OPTS + MAX_REPORTERS)
+
+/* check_opts and the reporters' file options, and the getopt tables
+ * built from them (getopt value: the short option, or 256 + index). */
+struct check_table {
+    struct check_opt opt[MAX_CHECK_OPTS];
+    size_t nopt;
+    struct option longopts[2 * MAX_CHECK_OPTS + 2];
+    char shortopts[2 * MAX_CHECK_OPTS + 3];
+};
+
+static void add_getopt(struct check_table *t, size_t *nlong, size_t *nshort,
+                       size_t i)
+{
+    const struct check_opt *o = &t->opt[i];
+    int val = o->shortopt ? o->shortopt : 256 + (int)i;
+
+    t->longopts[(*nlong)++] = (struct option){o->name, o->has_arg, NULL, val};
+    if (o->alias)
+        t->longopts[(*nlong)++] =
+            (struct option){o->alias, o->has_arg, NULL, val};
+    if (o->shortopt) {
+        t->shortopts[(*nshort)++] = (char)o->shortopt;
+        if (o->has_arg == required_argument)
+            t->shortopts[(*nshort)++] = ':';
+    }
+}
+
+static const struct check_table *check_table(void)
+{
+    static struct check_table t;
+    size_t nlong = 0, nshort = 0;
+
+    if (t.nopt > 0)
+        return &t;
+    if (co_nreporter > MAX_REPORTERS) {
+        fprintf(stderr, "cutover: core/cli.c: raise MAX_REPORTERS to %zu\n",
+                co_nreporter);
+        abort();
+    }
+    memcpy(t.opt, check_opts, sizeof(check_opts));
+    t.nopt = NCHECK_OPTS;
+    for (size_t i = 0; i < co_nreporter; i++) {
+        const struct co_reporter *r = co_reporters[i];
+        if (r->option)
+            t.opt[t.nopt++] = (struct check_opt){
+                .name = r->option,
+                .has_arg = required_argument,
+                .cmds = CMD_CHECK,
+                .set = set_string,
+                .off = AT(report) + i * sizeof(char *),
+            };
+    }
+    t.shortopts[nshort++] = ':'; /* a missing value answers ':' */
+    for (size_t i = 0; i < t.nopt; i++)
+        add_getopt(&t, &nlong, &nshort, i);
+    t.longopts[nlong++] = (struct option){"help", no_argument, NULL, 'h'};
+    t.shortopts[nshort++] = 'h';
+    return &t;
+}
+
+/* The table entry for getopt value c, or NULL (help, errors). */
+static const struct check_opt *check_opt_of(const struct check_table *t, int c)
+{
+    if (c >= 256 && (size_t)(c - 256) < t->nopt)
+        return &t->opt[c - 256];
+    for (size_t i = 0; c > 0 && c < 256 && i < t->nopt; i++)
+        if (t->opt[i].shortopt == c)
+            return &t->opt[i];
+    return NULL;
 }
 
 /* Refuse early when a report could never be written: better a usage
@@ -450,195 +719,10 @@ static int check_out_dir(const char *path)
     return rc;
 }
 
-/* Options that belong to the other command: `check` has no --side or
- * -o, `snapshot` no --phase, --baseline or reports. */
-static bool wrong_command(int c, bool snapshot, const struct option *opts)
+/* What the options say together, once all are read: -1 to go on, or 64
+ * after saying why. */
+static int check_args_valid(const struct check_args *a)
 {
-    static const int check_only[] = {OPT_PHASE,       OPT_JUNIT,  OPT_JSON,
-                                     OPT_MARKDOWN,    OPT_TEXT,   OPT_BASELINE,
-                                     OPT_BASELINE_AS, OPT_STRICT, OPT_COLOR};
-    const char *cmd = snapshot ? "snapshot" : "check";
-    bool wrong = !snapshot && (c == OPT_SIDE || c == 'o');
-
-    for (size_t i = 0; snapshot && i < sizeof(check_only) / sizeof(int); i++)
-        wrong = wrong || c == check_only[i];
-    while (wrong && opts->name && opts->val != c)
-        opts++;
-    if (wrong)
-        usage_error("--%s is not an option of `cutover %s`",
-                    opts->name ? opts->name : "?", cmd);
-    return wrong;
-}
-
-/* --annotations, --no-step-summary, --codequality (`check` only): 0,
- * or 64 after saying why. */
-static int ci_option(int c, const char *arg, struct check_args *a)
-{
-    static const char *const names[] = {"annotations", "no-step-summary",
-                                        "codequality"};
-
-    if (a->snapshot) {
-        usage_error("--%s is not an option of `cutover snapshot`",
-                    names[c - OPT_ANNOTATIONS]);
-        return -1;
-    }
-    if (c == OPT_NO_STEP_SUMMARY) {
-        a->no_step_summary = true;
-    } else if (c == OPT_CODEQUALITY) {
-        a->codequality = arg;
-    } else if (strcmp(arg, "github") == 0 || strcmp(arg, "none") == 0) {
-        a->annotations = arg;
-    } else {
-        usage_error("--annotations must be github or none, not \"%s\"", arg);
-        return -1;
-    }
-    return 0;
-}
-
-/* Fills a from the command line. Returns -1 to go on, or the exit code
- * to leave with (0 after --help, 64 on a usage error). */
-static int parse_check_args(int argc, char **argv, struct check_args *a)
-{
-    static const struct option opts[] = {
-        {"config", required_argument, NULL, 'c'},
-        {"phase", required_argument, NULL, OPT_PHASE},
-        {"only", required_argument, NULL, OPT_ONLY},
-        {"skip", required_argument, NULL, OPT_SKIP},
-        {"junit", required_argument, NULL, OPT_JUNIT},
-        {"json", required_argument, NULL, OPT_JSON},
-        {"markdown", required_argument, NULL, OPT_MARKDOWN},
-        {"text", required_argument, NULL, OPT_TEXT},
-        {"baseline", required_argument, NULL, OPT_BASELINE},
-        {"baseline-as", required_argument, NULL, OPT_BASELINE_AS},
-        {"side", required_argument, NULL, OPT_SIDE},
-        {"output", required_argument, NULL, 'o'},
-        {"jobs", required_argument, NULL, OPT_JOBS},
-        {"timeout", required_argument, NULL, OPT_TIMEOUT},
-        {"strict", no_argument, NULL, OPT_STRICT},
-        {"color", required_argument, NULL, OPT_COLOR},
-        {"colour", required_argument, NULL, OPT_COLOR},
-        {"quiet", no_argument, NULL, 'q'},
-        {"verbose", no_argument, NULL, 'v'},
-        {"help", no_argument, NULL, 'h'},
-        {"openmetrics", required_argument, NULL, OPT_OPENMETRICS},
-        {"annotations", required_argument, NULL, OPT_ANNOTATIONS},
-        {"no-step-summary", no_argument, NULL, OPT_NO_STEP_SUMMARY},
-        {"codequality", required_argument, NULL, OPT_CODEQUALITY},
-        {"shard", required_argument, NULL, OPT_SHARD},
-        {"progress", required_argument, NULL, OPT_PROGRESS},
-        {NULL, 0, NULL, 0},
-    };
-    int c;
-
-    a->config = DEFAULT_CONFIG;
-    a->color = "auto";
-    a->progress = "auto";
-    a->ro.phase = CO_ALL;
-    a->ro.handle_signals = true;
-    opterr = 0;
-    optind = 1;
-    while ((c = next_option(argc, argv, ":c:o:qvh", opts)) != -1) {
-        if (wrong_command(c, a->snapshot, opts))
-            return CO_EXIT_USAGE;
-        switch (c) {
-        case 'c':
-            a->config = optarg;
-            break;
-        case 'o':
-            a->output = optarg;
-            break;
-        case OPT_SIDE:
-        case OPT_BASELINE_AS:
-            if (strcmp(optarg, "source") && strcmp(optarg, "target"))
-                return usage_error("--%s must be source or target, not "
-                                   "\"%s\"",
-                                   c == OPT_SIDE ? "side" : "baseline-as",
-                                   optarg);
-            if (c == OPT_SIDE)
-                a->side = optarg;
-            else
-                a->baseline_as = optarg;
-            break;
-        case OPT_PHASE:
-            if (phase_option(optarg, &a->ro.phase) != 0)
-                return CO_EXIT_USAGE;
-            break;
-        case OPT_ONLY:
-        case OPT_SKIP:
-            if (add_patterns(c == OPT_ONLY ? &a->ro.only : &a->ro.skip, optarg,
-                             c == OPT_ONLY ? "only" : "skip"))
-                return CO_EXIT_USAGE;
-            break;
-        case OPT_JUNIT:
-        case OPT_JSON:
-        case OPT_MARKDOWN:
-        case OPT_TEXT:
-            a->out[c - OPT_JUNIT] = optarg;
-            break;
-        case OPT_BASELINE:
-            a->baseline = optarg;
-            break;
-        case OPT_JOBS:
-            if (parse_jobs(optarg, &a->ro.jobs) < 0)
-                return usage_error("--jobs must be 1..256, not \"%s\"",
-                                   optarg);
-            break;
-        case OPT_TIMEOUT:
-            if (co_duration_parse(optarg, &a->ro.timeout_ms) < 0 ||
-                a->ro.timeout_ms <= 0)
-                return usage_error("--timeout must be a duration like "
-                                   "500ms, 30s or 5m, not \"%s\"",
-                                   optarg);
-            break;
-        case OPT_STRICT:
-            a->strict = true;
-            break;
-        case OPT_COLOR:
-            if (strcmp(optarg, "auto") && strcmp(optarg, "always") &&
-                strcmp(optarg, "never"))
-                return usage_error("--color must be auto, always or "
-                                   "never, not \"%s\"",
-                                   optarg);
-            a->color = optarg;
-            break;
-        case OPT_OPENMETRICS:
-            if (a->snapshot)
-                return usage_error("%s", "--openmetrics is not an option of "
-                                         "`cutover snapshot`");
-            a->openmetrics = optarg;
-            break;
-        case OPT_SHARD:
-            if (parse_shard(optarg, &a->ro.shard, &a->ro.nshards) < 0)
-                return usage_error("--shard must be I/N with 1 <= I <= N "
-                                   "<= 1000 (e.g. 2/8), not \"%s\"",
-                                   optarg);
-            break;
-        case OPT_PROGRESS:
-            if (strcmp(optarg, "auto") && strcmp(optarg, "plain") &&
-                strcmp(optarg, "none"))
-                return usage_error("--progress must be auto, plain or "
-                                   "none, not \"%s\"",
-                                   optarg);
-            a->progress = optarg;
-            break;
-        case 'q':
-            a->quiet = true;
-            break;
-        case 'v':
-            a->verbose = true;
-            break;
-        case OPT_ANNOTATIONS:
-        case OPT_NO_STEP_SUMMARY:
-        case OPT_CODEQUALITY:
-            if (ci_option(c, optarg, a) != 0)
-                return CO_EXIT_USAGE;
-            break;
-        default:
-            return option_end(c, argv);
-        }
-    }
-    if (optind < argc)
-        return usage_error("unexpected argument \"%s\"", argv[optind]);
     if (a->snapshot && a->side == NULL)
         return usage_error("%s", "snapshot needs --side source or --side "
                                  "target");
@@ -650,20 +734,43 @@ static int parse_check_args(int argc, char **argv, struct check_args *a)
                            a->output);
     if (a->quiet && a->verbose)
         return usage_error("%s", "--quiet and --verbose exclude each other");
-    for (int i = 0; i < 4; i++)
-        if (a->out[i] && check_out_dir(a->out[i]) < 0)
-            return usage_error("cannot write report \"%s\": its directory "
-                               "does not exist or is not writable",
-                               a->out[i]);
-    if (a->openmetrics && check_out_dir(a->openmetrics) < 0)
-        return usage_error("cannot write metrics \"%s\": its directory "
-                           "does not exist or is not writable",
-                           a->openmetrics);
-    if (a->codequality && check_out_dir(a->codequality) < 0)
-        return usage_error("cannot write report \"%s\": its directory "
-                           "does not exist or is not writable",
-                           a->codequality);
+    for (size_t i = 0; i < co_nreporter; i++)
+        if (a->report[i] && check_out_dir(a->report[i]) < 0)
+            return usage_error("cannot write %s \"%s\": its directory does "
+                               "not exist or is not writable",
+                               co_reporters[i]->noun, a->report[i]);
     return -1;
+}
+
+/* Fills a from the command line. Returns -1 to go on, or the exit code
+ * to leave with (0 after --help, 64 on a usage error). */
+static int parse_check_args(int argc, char **argv, struct check_args *a)
+{
+    const struct check_table *t = check_table();
+    unsigned cmd = a->snapshot ? CMD_SNAPSHOT : CMD_CHECK;
+    int c;
+
+    a->config = DEFAULT_CONFIG;
+    a->color = "auto";
+    a->progress = "auto";
+    a->ro.phase = CO_ALL;
+    a->ro.handle_signals = true;
+    opterr = 0;
+    optind = 1;
+    while ((c = next_option(argc, argv, t->shortopts, t->longopts)) != -1) {
+        const struct check_opt *o = check_opt_of(t, c);
+
+        if (o == NULL)
+            return option_end(c, argv);
+        if ((o->cmds & cmd) == 0)
+            return usage_error("--%s is not an option of `cutover %s`",
+                               o->name, a->snapshot ? "snapshot" : "check");
+        if (o->set(a, o, optarg) != 0)
+            return CO_EXIT_USAGE;
+    }
+    if (optind < argc)
+        return usage_error("unexpected argument \"%s\"", argv[optind]);
+    return check_args_valid(a);
 }
 
 static bool want_color(const char *when, int fd)
@@ -682,18 +789,19 @@ static bool want_color(const char *when, int fd)
     return isatty(fd) == 1;
 }
 
-/* True when a report other than the text one goes to stdout ("-"):
- * then workflow commands go to stderr, which the runner parses too. */
+/* True when a report a program reads goes to stdout ("-"): then
+ * workflow commands go to stderr, which the runner parses too. */
 static bool stdout_is_report(const struct check_args *a)
 {
-    for (int i = 0; i < 3; i++)
-        if (a->out[i] && strcmp(a->out[i], "-") == 0)
+    for (size_t i = 0; i < co_nreporter; i++)
+        if (a->report[i] && strcmp(a->report[i], "-") == 0 &&
+            (co_reporters[i]->flags & CO_REPORTER_CLAIMS_STDOUT))
             return true;
-    return a->codequality && strcmp(a->codequality, "-") == 0;
+    return false;
 }
 
 /* The CI-native outputs: workflow commands and the step summary under
- * GitHub Actions, the GitLab Code Quality file. Returns how many failed. */
+ * GitHub Actions. Returns how many failed. */
 static int write_ci_surfaces(const struct co_report *rep,
                              const struct check_args *a,
                              const struct co_report_opts *ro)
@@ -704,12 +812,6 @@ static int write_ci_surfaces(const struct co_report *rep,
     char err[CO_ERRLEN];
     int failed = 0;
 
-    if (a->codequality &&
-        co_report_write_file(rep, "codequality", ro, a->codequality, err,
-                             sizeof(err)) < 0) {
-        fprintf(stderr, "cutover: %s\n", err);
-        failed++;
-    }
     if (a->annotations ? strcmp(a->annotations, "github") == 0 : on_github) {
         fflush(stdout);
         if (co_report_write_stream(rep, "github", ro,
@@ -745,20 +847,14 @@ static int write_reports(const struct co_report *rep,
         fflush(stdout);
     }
     ro.color = false;
-    for (int i = 0; i < 4; i++) {
-        if (a->out[i] == NULL)
+    for (size_t i = 0; i < co_nreporter; i++) {
+        if (a->report[i] == NULL)
             continue;
-        if (co_report_write_file(rep, out_names[i], &ro, a->out[i], err,
-                                 sizeof(err)) < 0) {
+        if (co_report_write_file(rep, co_reporters[i]->name, &ro, a->report[i],
+                                 err, sizeof(err)) < 0) {
             fprintf(stderr, "cutover: %s\n", err);
             failed++;
         }
-    }
-    if (a->openmetrics &&
-        co_report_write_file(rep, "openmetrics", &ro, a->openmetrics, err,
-                             sizeof(err)) < 0) {
-        fprintf(stderr, "cutover: %s\n", err);
-        failed++;
     }
     return failed + write_ci_surfaces(rep, a, &ro);
 }
@@ -1244,7 +1340,8 @@ static int completion(const char *shell)
             return CO_EXIT_ERROR;
         }
     }
-    if (co_completion_write(stdout, shell, cmds, n, usage_text, help_text) < 0)
+    if (co_completion_write(stdout, shell, cmds, n, usage_text(),
+                            help_text()) < 0)
         return usage_error("--completion must be bash or zsh, not \"%s\"",
                            shell);
     return CO_EXIT_OK;
@@ -1257,13 +1354,13 @@ int co_cli_main(int argc, char **argv)
     size_t n = 0;
 
     if (argc < 2) {
-        fputs(usage_text, stderr);
+        fputs(usage_text(), stderr);
         return CO_EXIT_USAGE;
     }
     if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
         strcmp(argv[1], "help") == 0) {
-        fputs(usage_text, stdout);
-        fputs(help_text, stdout);
+        fputs(usage_text(), stdout);
+        fputs(help_text(), stdout);
         return CO_EXIT_OK;
     }
     if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0) {

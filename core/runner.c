@@ -1037,40 +1037,31 @@ static void watch(struct pool *p, struct sigwatch *sw,
     pthread_mutex_unlock(&p->lock);
 }
 
-int co_runner_run(const struct co_config *cfg, const struct co_runner_opts *o,
-                  struct co_report *rep, bool *abandoned)
+/* Starts the thread that takes SIGINT/SIGTERM for the run (blocked in
+ * every other thread, inherited from here). Returns whether it runs. */
+static bool start_signal_thread(const struct co_runner_opts *o,
+                                struct sigwatch *sw, pthread_t *tid)
 {
-    struct pool *p = co_calloc(1, sizeof(*p));
-    struct sigwatch sw;
-    pthread_t sigtid;
-    int jobs = o->jobs > 0 ? o->jobs : cfg->settings.jobs;
-    int interrupted;
+    sigset_t set;
 
-    *abandoned = false;
-    rep->started = co_wall_s();
-    pthread_mutex_init(&p->lock, NULL);
-    pthread_cond_init(&p->cond, NULL);
-    atomic_init(&p->cancel, 0);
-    p->timeout_ms =
-        o->timeout_ms > 0 ? o->timeout_ms : cfg->settings.timeout_ms;
-    p->tasks = plan(cfg, o, rep, &p->ntasks);
-    for (size_t i = 0; i < p->ntasks; i++)
-        p->tasks[i].pool = p;
+    atomic_init(&sw->stop, 0);
+    atomic_init(&sw->count, 0);
+    if (!o->handle_signals)
+        return false;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGUSR1);
+    /* Blocked here, inherited by every thread; only the signal
+     * thread takes them, with sigtimedwait. */
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    pthread_create(tid, NULL, signal_thread, sw);
+    return true;
+}
 
-    sw.pool = p;
-    atomic_init(&sw.stop, 0);
-    atomic_init(&sw.count, 0);
-    if (o->handle_signals) {
-        sigset_t set;
-        sigemptyset(&set);
-        sigaddset(&set, SIGINT);
-        sigaddset(&set, SIGTERM);
-        sigaddset(&set, SIGUSR1);
-        /* Blocked here, inherited by every thread; only the signal
-         * thread takes them, with sigtimedwait. */
-        pthread_sigmask(SIG_BLOCK, &set, NULL);
-        pthread_create(&sigtid, NULL, signal_thread, &sw);
-    }
+/* Starts up to jobs detached workers (never more than there are tasks). */
+static void start_workers(struct pool *p, int jobs)
+{
     if (jobs < 1)
         jobs = 1;
     if ((size_t)jobs > p->ntasks)
@@ -1088,28 +1079,60 @@ int co_runner_run(const struct co_config *cfg, const struct co_runner_opts *o,
         }
         pthread_attr_destroy(&attr);
     }
+}
+
+/* Workers that are not stuck leave as soon as the queue is empty or
+ * cancelled; waits for them so nothing runs while we free. Returns
+ * whether one is still inside a check (abandoned). */
+static bool wait_workers(struct pool *p)
+{
+    bool abandoned;
+    int64_t until;
+
+    atomic_store(&p->cancel, 1);
+    pthread_mutex_lock(&p->lock);
+    until = co_now_ms() + 200;
+    while (p->live > 0 && co_now_ms() < until)
+        co_cond_wait_ms(&p->cond, &p->lock, 20);
+    abandoned = p->live > 0;
+    /* A stuck worker frees the pool when it finally leaves. */
+    p->orphaned = abandoned;
+    pthread_mutex_unlock(&p->lock);
+    return abandoned;
+}
+
+int co_runner_run(const struct co_config *cfg, const struct co_runner_opts *o,
+                  struct co_report *rep, bool *abandoned)
+{
+    struct pool *p = co_calloc(1, sizeof(*p));
+    struct sigwatch sw;
+    pthread_t sigtid;
+    bool sigthread;
+    int interrupted;
+
+    *abandoned = false;
+    rep->started = co_wall_s();
+    pthread_mutex_init(&p->lock, NULL);
+    pthread_cond_init(&p->cond, NULL);
+    atomic_init(&p->cancel, 0);
+    p->timeout_ms =
+        o->timeout_ms > 0 ? o->timeout_ms : cfg->settings.timeout_ms;
+    p->tasks = plan(cfg, o, rep, &p->ntasks);
+    for (size_t i = 0; i < p->ntasks; i++)
+        p->tasks[i].pool = p;
+
+    sw.pool = p;
+    sigthread = start_signal_thread(o, &sw, &sigtid);
+    start_workers(p, o->jobs > 0 ? o->jobs : cfg->settings.jobs);
     watch(p, &sw, o);
     /* The signal thread points at the pool: stop it before the pool can
      * be handed to a stuck worker. A late signal stays pending. */
-    if (o->handle_signals) {
+    if (sigthread) {
         atomic_store(&sw.stop, 1);
         pthread_kill(sigtid, SIGUSR1);
         pthread_join(sigtid, NULL);
     }
-
-    /* Workers that are not stuck leave as soon as the queue is empty or
-     * cancelled; wait for them so nothing runs while we free. */
-    atomic_store(&p->cancel, 1);
-    pthread_mutex_lock(&p->lock);
-    {
-        int64_t until = co_now_ms() + 200;
-        while (p->live > 0 && co_now_ms() < until)
-            co_cond_wait_ms(&p->cond, &p->lock, 20);
-        *abandoned = p->live > 0;
-        /* A stuck worker frees the pool when it finally leaves. */
-        p->orphaned = *abandoned;
-    }
-    pthread_mutex_unlock(&p->lock);
+    *abandoned = wait_workers(p);
 
     interrupted = atomic_load(&sw.count) > 0;
     rep->duration_ms = (co_wall_s() - rep->started) * 1000.0;

@@ -183,6 +183,11 @@ static int codequality_write(const struct co_report *rep,
 }
 
 const struct co_reporter co_reporter_codequality = {
-    "codequality",     /* name */
-    codequality_write, /* write */
+    "codequality",                        /* name */
+    codequality_write,                    /* write */
+    "codequality",                        /* option */
+    "FILE",                               /* metavar */
+    "write a GitLab Code Quality report", /* help */
+    "report",                             /* noun */
+    CO_REPORTER_CLAIMS_STDOUT,            /* flags */
 };

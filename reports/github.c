@@ -151,4 +151,9 @@ static int github_write(const struct co_report *rep,
 const struct co_reporter co_reporter_github = {
     "github",     /* name */
     github_write, /* write */
+    NULL,         /* option */
+    NULL,         /* metavar */
+    NULL,         /* help */
+    NULL,         /* noun */
+    0,            /* flags */
 };

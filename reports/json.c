@@ -170,6 +170,11 @@ static int json_write(const struct co_report *rep,
 }
 
 const struct co_reporter co_reporter_json = {
-    "json",     /* name */
-    json_write, /* write */
+    "json",                    /* name */
+    json_write,                /* write */
+    "json",                    /* option */
+    "FILE",                    /* metavar */
+    "write a JSON report",     /* help */
+    "report",                  /* noun */
+    CO_REPORTER_CLAIMS_STDOUT, /* flags */
 };

@@ -520,6 +520,11 @@ static int junit_write(const struct co_report *rep,
 }
 
 const struct co_reporter co_reporter_junit = {
-    "junit",     /* name */
-    junit_write, /* write */
+    "junit",                    /* name */
+    junit_write,                /* write */
+    "junit",                    /* option */
+    "FILE",                     /* metavar */
+    "write a JUnit XML report", /* help */
+    "report",                   /* noun */
+    CO_REPORTER_CLAIMS_STDOUT,  /* flags */
 };

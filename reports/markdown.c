@@ -203,6 +203,11 @@ static int markdown_write(const struct co_report *rep,
 }
 
 const struct co_reporter co_reporter_markdown = {
-    "markdown",     /* name */
-    markdown_write, /* write */
+    "markdown",                 /* name */
+    markdown_write,             /* write */
+    "markdown",                 /* option */
+    "FILE",                     /* metavar */
+    "write a Markdown summary", /* help */
+    "report",                   /* noun */
+    CO_REPORTER_CLAIMS_STDOUT,  /* flags */
 };

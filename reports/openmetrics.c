@@ -260,4 +260,10 @@ static int openmetrics_write(const struct co_report *rep,
 const struct co_reporter co_reporter_openmetrics = {
     "openmetrics",     /* name */
     openmetrics_write, /* write */
+    "openmetrics",     /* option */
+    "FILE",            /* metavar */
+    "write the run as Prometheus metrics (for\n"
+    "node_exporter's textfile collector)", /* help */
+    "metrics",                             /* noun */
+    0,                                     /* flags */
 };

@@ -209,6 +209,11 @@ static int text_write(const struct co_report *rep,
 }
 
 const struct co_reporter co_reporter_text = {
-    "text",     /* name */
-    text_write, /* write */
+    "text",                               /* name */
+    text_write,                           /* write */
+    "text",                               /* option */
+    "FILE",                               /* metavar */
+    "also write the text report to FILE", /* help */
+    "report",                             /* noun */
+    0,                                    /* flags */
 };

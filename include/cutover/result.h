@@ -89,13 +89,32 @@ struct co_report_opts {
     bool quiet;
 };
 
+/* co_reporter.flags */
+enum {
+    /* Written to stdout ("-"), it is read by a program: GitHub workflow
+     * commands then go to stderr, out of its way. */
+    CO_REPORTER_CLAIMS_STDOUT = 1u << 0
+};
+
 struct co_reporter {
-    /* "junit", "json", "markdown", "text", "github" (workflow
-     * commands), "codequality" (GitLab Code Quality JSON) */
+    /* "junit", "json", "markdown", "text", "openmetrics", "github"
+     * (workflow commands), "codequality" (GitLab Code Quality JSON) */
     const char *name;
     /* Writes the whole report to out. Returns 0 or -1 (errno set). */
     int (*write)(const struct co_report *rep,
                  const struct co_report_opts *opts, FILE *out);
+    /* The `cutover check` option that writes this format to a file
+     * (--OPTION METAVAR), or NULL when the format has its own way out
+     * (github). core/cli.c builds the option, its synopsis and --help
+     * lines (so the completion scripts) and the writing from these
+     * fields: a new format touches its file and the table only. */
+    const char *option;
+    const char *metavar; /* "FILE" */
+    /* The --help text; a '\n' starts an indented continuation line. */
+    const char *help;
+    /* What a usage error calls the file ("cannot write NOUN ..."). */
+    const char *noun;
+    unsigned flags; /* CO_REPORTER_* */
 };
 
 extern const struct co_reporter *const co_reporters[];
