@@ -210,7 +210,10 @@ START_TEST(live_block_on_a_terminal_only)
     ck_assert_msg(strstr(tty, "pg.checksum main: ") != NULL, "%s", tty);
     ck_assert_msg(strstr(tty, "pg.rowcount main: ") != NULL, "%s", tty);
     ck_assert_msg(strstr(tty, "redis.keyspace cache: ") != NULL, "%s", tty);
-    ck_assert_msg(strstr(tty, " rows/s, ETA ") != NULL, "%s", tty);
+    /* Rows count as each root chunk of pg.checksum finishes: on a fast
+     * machine the last chunk may end before the next redraw, so a rate
+     * for rows is not promised; the keys' rate (a SCAN step at a time)
+     * is. */
     ck_assert_msg(strstr(tty, " keys/s, ETA ") != NULL, "%s", tty);
     ck_assert_msg(strstr(tty, "of ~600k rows") != NULL ||
                       strstr(tty, "of 600k rows") != NULL,
