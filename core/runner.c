@@ -18,6 +18,7 @@
 #include "runner.h"
 
 #include "cutover/baseline.h"
+#include "cutover/tls.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -720,7 +721,12 @@ static void *worker(void *arg)
 
         pthread_mutex_lock(&p->lock);
         if (atomic_load(&p->cancel) || p->next >= p->ntasks) {
-            bool last = --p->live == 0 && p->orphaned;
+            bool last;
+
+            pthread_mutex_unlock(&p->lock);
+            co_tls_thread_done(); /* before main can see this one leave */
+            pthread_mutex_lock(&p->lock);
+            last = --p->live == 0 && p->orphaned;
             pthread_cond_broadcast(&p->cond);
             pthread_mutex_unlock(&p->lock);
             if (last)

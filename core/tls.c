@@ -385,6 +385,11 @@ X509_STORE *co_tls_store(const char *ca_file)
     return st;
 }
 
+void co_tls_thread_done(void)
+{
+    OPENSSL_thread_stop();
+}
+
 void co_tls_stores_free(void)
 {
     pthread_mutex_lock(&store_lock);

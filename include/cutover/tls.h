@@ -75,6 +75,12 @@ enum co_net_err co_tls_inspect(int fd, const struct co_tls_opts *o,
 X509_STORE *co_tls_store(const char *ca_file);
 void co_tls_stores_free(void);
 
+/* Frees the calling thread's OpenSSL state (its error queue and the
+ * like). A worker calls it when it is done with TLS, before it tells the
+ * main thread so: a detached thread's own exit may come after the
+ * process has ended, and that state would then never be freed. */
+void co_tls_thread_done(void);
+
 /* "1.0".."1.3" to the wire version (0x0301..0x0304); 0 when unknown. */
 int co_tls_version_parse(const char *s);
 
