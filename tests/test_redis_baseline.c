@@ -359,21 +359,6 @@ START_TEST(test_missing_facts_are_errors)
 }
 END_TEST
 
-static int port_of(const char *var)
-{
-    struct co_url u;
-    char err[CO_ERRLEN];
-    int port;
-
-    if (co_url_parse(tu_tb(var), &u, err, sizeof(err)) < 0) {
-        fprintf(stderr, "%s: %s\n", var, err);
-        exit(1);
-    }
-    port = u.port;
-    co_url_free(&u);
-    return port;
-}
-
 int main(void)
 {
     Suite *s = suite_create("redis_baseline");
@@ -382,8 +367,8 @@ int main(void)
     tu_testbed_require(
         "CUTOVER_TB_REDIS_SOURCE_URL", "CUTOVER_TB_REDIS_TARGET_URL",
         "CUTOVER_TB_REDIS_PASSWORD", "CUTOVER_TB_CLOSED_PORT", NULL);
-    src_port = port_of("CUTOVER_TB_REDIS_SOURCE_URL");
-    tgt_port = port_of("CUTOVER_TB_REDIS_TARGET_URL");
+    src_port = tu_tb_port("CUTOVER_TB_REDIS_SOURCE_URL");
+    tgt_port = tu_tb_port("CUTOVER_TB_REDIS_TARGET_URL");
     setenv("REDISCLI_AUTH", tu_tb("CUTOVER_TB_REDIS_PASSWORD"), 1);
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_source_gone_faithful_target_passes);

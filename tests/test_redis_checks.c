@@ -514,30 +514,15 @@ static Suite *redis_checks_suite(void)
     return s;
 }
 
-static int port_of(const char *var)
-{
-    struct co_url u;
-    char err[CO_ERRLEN];
-    int port;
-
-    if (co_url_parse(tu_tb(var), &u, err, sizeof(err)) < 0) {
-        fprintf(stderr, "%s: %s\n", var, err);
-        exit(1);
-    }
-    port = u.port;
-    co_url_free(&u);
-    return port;
-}
-
 int main(void)
 {
     tu_testbed_require(
         "CUTOVER_TB_REDIS_SOURCE_URL", "CUTOVER_TB_REDIS_TARGET_URL",
         "CUTOVER_TB_REDIS_TLS_URL", "CUTOVER_TB_REDIS_PASSWORD",
         "CUTOVER_TB_CA", "CUTOVER_TB_SILENT", "CUTOVER_TB_CLOSED_PORT", NULL);
-    src_port = port_of("CUTOVER_TB_REDIS_SOURCE_URL");
-    tgt_port = port_of("CUTOVER_TB_REDIS_TARGET_URL");
-    tls_port = port_of("CUTOVER_TB_REDIS_TLS_URL");
+    src_port = tu_tb_port("CUTOVER_TB_REDIS_SOURCE_URL");
+    tgt_port = tu_tb_port("CUTOVER_TB_REDIS_TARGET_URL");
+    tls_port = tu_tb_port("CUTOVER_TB_REDIS_TLS_URL");
     setenv("REDISCLI_AUTH", tu_tb("CUTOVER_TB_REDIS_PASSWORD"), 1);
     return tu_run_suite(redis_checks_suite(), CK_NORMAL);
 }

@@ -779,21 +779,6 @@ static Suite *frameworks_suite(void)
     return s;
 }
 
-static int port_of(const char *var)
-{
-    struct co_url u;
-    char err[CO_ERRLEN];
-    int port;
-
-    if (co_url_parse(tu_tb(var), &u, err, sizeof(err)) < 0) {
-        fprintf(stderr, "%s: %s\n", var, err);
-        exit(1);
-    }
-    port = u.port;
-    co_url_free(&u);
-    return port;
-}
-
 /* The frameworks' clients (ci/deps installs them): without them this
  * suite cannot say anything; skip loudly (fail under
  * CUTOVER_REQUIRE_TESTBED=1). */
@@ -826,8 +811,8 @@ int main(void)
                        "CUTOVER_TB_REDIS_TARGET_URL",
                        "CUTOVER_TB_REDIS_PASSWORD", NULL);
     require_clients();
-    src_port = port_of("CUTOVER_TB_REDIS_SOURCE_URL");
-    tgt_port = port_of("CUTOVER_TB_REDIS_TARGET_URL");
+    src_port = tu_tb_port("CUTOVER_TB_REDIS_SOURCE_URL");
+    tgt_port = tu_tb_port("CUTOVER_TB_REDIS_TARGET_URL");
     setenv("REDISCLI_AUTH", tu_tb("CUTOVER_TB_REDIS_PASSWORD"), 1);
     return tu_run_suite(frameworks_suite(), CK_NORMAL);
 }

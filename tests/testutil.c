@@ -210,6 +210,21 @@ void tu_testbed_require(const char *first, ...)
     exit(req && strcmp(req, "1") == 0 ? 1 : TU_SKIP);
 }
 
+int tu_tb_port(const char *name)
+{
+    struct co_url u;
+    char err[CO_ERRLEN];
+    int port;
+
+    if (co_url_parse(tu_tb(name), &u, err, sizeof(err)) < 0) {
+        fprintf(stderr, "%s: %s\n", name, err);
+        exit(1);
+    }
+    port = u.port;
+    co_url_free(&u);
+    return port;
+}
+
 const char *tu_source_dir(void)
 {
     return CUTOVER_SOURCE_DIR;

@@ -44,6 +44,9 @@ int tu_sh(const char *cmdline, char **out);
 
 /* A test-bed variable (e.g. "CUTOVER_TB_DNS"), or NULL when unset. */
 const char *tu_tb(const char *name);
+/* The port of the URL in a test-bed variable; exits the test program
+ * when the URL does not parse. */
+int tu_tb_port(const char *name);
 /* Exits the whole test program with 77 (skip) - or 1 when
  * CUTOVER_REQUIRE_TESTBED=1 - printing a loud message, unless every
  * named variable (NULL-ended list) is set. Call first in main(). */
