@@ -27,21 +27,6 @@
 /* ---- building reports ---------------------------------------------------
  */
 
-static struct co_result *add_result(struct co_report *rep, const char *check,
-                                    const char *resource)
-{
-    struct co_result *r;
-
-    rep->results =
-        co_realloc(rep->results, (rep->nresults + 1) * sizeof *rep->results);
-    r = &rep->results[rep->nresults++];
-    memset(r, 0, sizeof *r);
-    r->check = check;
-    r->resource = resource;
-    r->kind = "postgres";
-    return r;
-}
-
 static void report_init(struct co_report *rep, const char *phase)
 {
     memset(rep, 0, sizeof *rep);
@@ -64,20 +49,20 @@ static void sample_report(struct co_report *rep, const char *phase)
     report_init(rep, phase);
     rep->config_path = "./ci/cutover.yml";
     for (i = 0; i < sizeof checks / sizeof checks[0]; i++) {
-        r = add_result(rep, checks[i], "main");
+        r = tu_add_result(rep, checks[i], "main", NULL, NULL);
         r->line = 7;
         co_result_add(r, CO_ERROR, "target",
                       "target: connection refused (127.0.0.1:5432)", NULL,
                       NULL, 1);
     }
-    r = add_result(rep, "pg.rowcount", "reports");
+    r = tu_add_result(rep, "pg.rowcount", "reports", NULL, NULL);
     r->line = 12;
     co_result_add(r, CO_FAIL, "public.orders", "source 100 rows, target 99",
                   "100", "99", 3);
     co_result_add(r, CO_FAIL, "public.orders", "again", NULL, NULL, 1);
     co_result_add(r, CO_PASS, "public.users", "100 rows", NULL, NULL, 1);
     co_result_add(r, CO_SKIP, "public.view", "not a table", NULL, NULL, 0);
-    r = add_result(rep, "dns.ttl", "app.example.com");
+    r = tu_add_result(rep, "dns.ttl", "app.example.com", NULL, NULL);
     r->kind = "domain";
     co_result_add(r, CO_WARN, "A", "TTL 600 > 300 at 127.0.0.1:53", NULL, NULL,
                   2);
@@ -290,7 +275,7 @@ START_TEST(github_escapes)
     char *out;
 
     report_init(&rep, "post");
-    r = add_result(&rep, "pg.rowcount", "db:1,2");
+    r = tu_add_result(&rep, "pg.rowcount", "db:1,2", NULL, NULL);
     co_result_add(r, CO_FAIL, "100%\n::set-env name=X::y",
                   "50% off\r\nnext: line, here", "a\nb", NULL, 1);
     out = github_commands(&rep);
@@ -339,7 +324,7 @@ START_TEST(github_limits)
     int i;
 
     report_init(&rep, "pre");
-    r = add_result(&rep, "pg.schema", "main");
+    r = tu_add_result(&rep, "pg.schema", "main", NULL, NULL);
     for (i = 0; i < 12; i++) {
         snprintf(name, sizeof name, "error%d", i);
         co_result_add(r, CO_ERROR, name, "timeout", NULL, NULL, 1);
@@ -374,7 +359,7 @@ START_TEST(github_limits)
 
     /* Exactly ten: all of them, no "more" line. */
     report_init(&rep, "pre");
-    r = add_result(&rep, "pg.schema", "main");
+    r = tu_add_result(&rep, "pg.schema", "main", NULL, NULL);
     for (i = 0; i < 10; i++) {
         snprintf(name, sizeof name, "fail%d", i);
         co_result_add(r, CO_FAIL, name, "differs", NULL, NULL, 1);
@@ -387,7 +372,7 @@ START_TEST(github_limits)
 
     /* Nothing to say: nothing printed. */
     report_init(&rep, "pre");
-    r = add_result(&rep, "pg.schema", "main");
+    r = tu_add_result(&rep, "pg.schema", "main", NULL, NULL);
     co_result_add(r, CO_PASS, "ok", "fine", NULL, NULL, 1);
     out = github_commands(&rep);
     ck_assert_str_eq(out, "");
@@ -619,7 +604,7 @@ START_TEST(hostile_bytes)
     char *path, *out;
 
     report_init(&rep, "post");
-    r = add_result(&rep, "pg.schema", "m\xff\x01ain");
+    r = tu_add_result(&rep, "pg.schema", "m\xff\x01ain", NULL, NULL);
     co_result_add(r, CO_FAIL, "t\x1b[31m\xc3", "bad \xe2\x82 bytes\x7f", NULL,
                   NULL, 1);
     path = write_report(&rep, "codequality", dir, "cq.json");

@@ -27,18 +27,12 @@
 /* ---- helpers ------------------------------------------------------------
  */
 
+/* A result of check on resource that took ms. */
 static struct co_result *add_result(struct co_report *rep, const char *check,
                                     const char *resource, double ms)
 {
-    struct co_result *r;
+    struct co_result *r = tu_add_result(rep, check, resource, NULL, NULL);
 
-    rep->results =
-        co_realloc(rep->results, (rep->nresults + 1) * sizeof *rep->results);
-    r = &rep->results[rep->nresults++];
-    memset(r, 0, sizeof *r);
-    r->check = check;
-    r->resource = resource;
-    r->kind = "postgres";
     r->duration_ms = ms;
     return r;
 }

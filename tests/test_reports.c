@@ -32,24 +32,6 @@
 /* ---- building reports ----------------------------------------------------
  */
 
-static struct co_result *add_result(struct co_report *rep, const char *check,
-                                    const char *resource, const char *source,
-                                    const char *target)
-{
-    struct co_result *r;
-
-    rep->results =
-        co_realloc(rep->results, (rep->nresults + 1) * sizeof *rep->results);
-    r = &rep->results[rep->nresults++];
-    memset(r, 0, sizeof *r);
-    r->check = check;
-    r->resource = resource;
-    r->kind = "postgres";
-    r->source = co_strdup(source);
-    r->target = co_strdup(target);
-    return r;
-}
-
 static void report_init(struct co_report *rep)
 {
     memset(rep, 0, sizeof *rep);
@@ -84,8 +66,8 @@ static void hostile_report(struct co_report *rep)
     struct co_result *r;
 
     report_init(rep);
-    r = add_result(rep, "pg.rowcount", "main", "postgres://u:***@src/db",
-                   "postgres://u:***@dst/db");
+    r = tu_add_result(rep, "pg.rowcount", "main", "postgres://u:***@src/db",
+                      "postgres://u:***@dst/db");
     co_result_add(r, CO_PASS, "public.users", "source 5 rows, target 5", "5",
                   "5", 2.6);
     co_result_add(r, CO_FAIL, "public.orders", "source 100 rows, target 99",
@@ -107,8 +89,8 @@ static void hostile_report(struct co_report *rep)
     co_result_add(r, CO_FAIL, "bad\xff\xfeutf", "bytes \xe2\x82", "\xc0\x80",
                   "ok", 1);
 
-    r = add_result(rep, "pg.rowcount", "replica", "postgres://u:***@src/db",
-                   NULL);
+    r = tu_add_result(rep, "pg.rowcount", "replica", "postgres://u:***@src/db",
+                      NULL);
     co_result_add(r, CO_PASS, "]]>", "cdata <![CDATA[ x ]]> end", NULL, NULL,
                   1);
     co_result_add(r, CO_ERROR, "<&\"'", "quote \" apos ' amp & lt <", NULL,
@@ -118,7 +100,7 @@ static void hostile_report(struct co_report *rep)
     co_result_add(r, CO_PASS, long_name(), "long", NULL, NULL, 1);
     co_result_add(r, CO_FAIL, "pipe|name`code`", "a | b", "x|y", "z", 1);
 
-    r = add_result(rep, "dns.ttl", "app.example.com", NULL, NULL);
+    r = tu_add_result(rep, "dns.ttl", "app.example.com", NULL, NULL);
     r->duration_ms = 2000.6; /* the task's time wins over its cases' */
     co_result_add(r, CO_WARN, "A", "TTL 600 > 300", "600", "600", 3);
     co_result_add(r, CO_FAIL, "AAAA", "TTL 3600 > 300", NULL, NULL, 3);
@@ -586,7 +568,7 @@ START_TEST(junit_many_duplicates)
     int i;
 
     report_init(&rep);
-    r = add_result(&rep, "redis.keyspace", "jobs", NULL, NULL);
+    r = tu_add_result(&rep, "redis.keyspace", "jobs", NULL, NULL);
     for (i = 0; i < 20000; i++)
         co_result_add(r, i % 2 ? CO_PASS : CO_FAIL, "same", "m", "1", "2", 0);
     path = write_report(&rep, "junit", NULL, "xml");
@@ -913,7 +895,7 @@ START_TEST(text_verdicts)
                                       "skipped\n"
                                       "result: ERROR (exit 2)\n"));
     free(out);
-    r = add_result(&rep, "tcp.reach", "stripe", NULL, NULL);
+    r = tu_add_result(&rep, "tcp.reach", "stripe", NULL, NULL);
     co_result_add(r, CO_WARN, "api", "slow", NULL, NULL, 0);
     out = render(&rep, "text", &opts);
     ck_assert_ptr_nonnull(strstr(out, "result: PASS (exit 0)\n"));
@@ -935,7 +917,7 @@ START_TEST(text_hides_bidi_and_c1)
     char *out;
 
     report_init(&rep);
-    r = add_result(&rep, "env.diff", "app", NULL, NULL);
+    r = tu_add_result(&rep, "env.diff", "app", NULL, NULL);
     co_result_add(r, CO_FAIL,
                   "KEY\xe2\x80\xae"
                   "cba",
@@ -1010,7 +992,7 @@ START_TEST(markdown_all_passed)
     char *out;
 
     report_init(&rep);
-    r = add_result(&rep, "pg.connect", "main", NULL, NULL);
+    r = tu_add_result(&rep, "pg.connect", "main", NULL, NULL);
     co_result_add(r, CO_PASS, "source", "ok", NULL, NULL, 1);
     co_result_add(r, CO_PASS, "target", "ok", NULL, NULL, 1);
     out = render(&rep, "markdown", NULL);
@@ -1034,7 +1016,7 @@ START_TEST(markdown_truncates)
     int i;
 
     report_init(&rep);
-    r = add_result(&rep, "pg.checksum", "main", NULL, NULL);
+    r = tu_add_result(&rep, "pg.checksum", "main", NULL, NULL);
     co_result_add(r, CO_FAIL, long_name(), long_name(), long_name(), NULL, 1);
     for (i = 1; i < N; i++) {
         snprintf(name, sizeof name, "public.t%d", i);

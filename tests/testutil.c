@@ -22,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cutover/result.h"
 #include "cutover/util.h"
 
 extern char **environ;
@@ -208,6 +209,24 @@ void tu_testbed_require(const char *first, ...)
             "env)\"\n\n",
             missing);
     exit(req && strcmp(req, "1") == 0 ? 1 : TU_SKIP);
+}
+
+struct co_result *tu_add_result(struct co_report *rep, const char *check,
+                                const char *resource, const char *source,
+                                const char *target)
+{
+    struct co_result *r;
+
+    rep->results =
+        co_realloc(rep->results, (rep->nresults + 1) * sizeof *rep->results);
+    r = &rep->results[rep->nresults++];
+    memset(r, 0, sizeof *r);
+    r->check = check;
+    r->resource = resource;
+    r->kind = "postgres";
+    r->source = co_strdup(source);
+    r->target = co_strdup(target);
+    return r;
 }
 
 int tu_tb_port(const char *name)

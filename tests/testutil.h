@@ -14,6 +14,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+struct co_report;
+struct co_result;
+
 #define TU_SKIP 77
 
 struct tu_proc {
@@ -30,6 +33,13 @@ struct tu_proc {
 int tu_run(struct tu_proc *p, const char *const *argv, const char *const *env,
            const char *cwd, int timeout_s);
 void tu_proc_free(struct tu_proc *p);
+
+/* Appends a zeroed result of check on resource (a postgres resource) to
+ * rep; source and target endpoints are copied (NULL: none). Reporter
+ * tests build their reports with it. */
+struct co_result *tu_add_result(struct co_report *rep, const char *check,
+                                const char *resource, const char *source,
+                                const char *target);
 
 /* Creates a fresh temporary directory (removed by nothing: under /tmp). */
 char *tu_tmpdir(void);
