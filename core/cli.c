@@ -354,7 +354,12 @@ static int selection_empty(const struct co_config *cfg,
                            o->shard, o->nshards, o->nshards);
     }
     any.phase = CO_ALL;
-    if (list_selected(cfg, o, false, &b) > 0)
+    if (o->baseline && list_selected(cfg, o, false, &b) > 0)
+        rc = usage_error("a snapshot records only the checks a baseline "
+                         "can replay, and none of the selected ones runs "
+                         "on what the config declares: %s",
+                         b.s);
+    else if (list_selected(cfg, o, false, &b) > 0)
         rc = usage_error("no check selected for --phase %s runs on what "
                          "the config declares: %s",
                          co_phase_name(o->phase), b.s);
@@ -881,12 +886,20 @@ static int prepare(int argc, char **argv, struct check_args *a,
         args_free(a);
         return CO_EXIT_CONFIG;
     }
+    if (a->snapshot) {
+        /* The recorder first: what a snapshot selects is only what it
+         * can record (co_runner_count asks the same as the run). */
+        a->ro.baseline = co_baseline_new(strcmp(a->side, "source") == 0);
+        a->ro.phase = CO_ALL;
+    }
     rc = nothing_declared(*cfg, a->config);
     if (rc < 0)
         rc = selection_empty(*cfg, &a->ro);
     if (rc >= 0) {
         co_config_free(*cfg);
         *cfg = NULL;
+        co_baseline_free(a->ro.baseline);
+        a->ro.baseline = NULL;
         args_free(a);
         return rc;
     }
@@ -1278,9 +1291,7 @@ static int cmd_snapshot(int argc, char **argv)
     rc = prepare(argc, argv, &a, &cfg);
     if (rc >= 0)
         return rc;
-    b = co_baseline_new(strcmp(a.side, "source") == 0);
-    a.ro.baseline = b;
-    a.ro.phase = CO_ALL;
+    b = a.ro.baseline;
     abandoned = run_checks(cfg, &a, &rep);
     nerr = report_errors(&rep);
     if (nerr > 0) {

@@ -299,6 +299,24 @@ START_TEST(selection_that_checks_nothing_is_64)
 }
 END_TEST
 
+/* A snapshot of checks it cannot record would be an empty baseline that
+ * a later drift run compares nothing against: 64, never a file. */
+START_TEST(snapshot_that_records_nothing_is_64)
+{
+    struct tu_proc p =
+        run(OUTBOUND_ONLY, "snapshot", "--side", "source", NULL);
+
+    ck_assert_int_eq(p.status, 64);
+    ck_assert_ptr_nonnull(strstr(p.err, "a snapshot records only the checks "
+                                        "a baseline can replay, and none of "
+                                        "the selected ones runs on what the "
+                                        "config declares: "));
+    ck_assert_ptr_nonnull(strstr(p.err, "tcp.reach (outbound)"));
+    ck_assert_ptr_null(strstr(p.err, "written"));
+    tu_proc_free(&p);
+}
+END_TEST
+
 /* Comma lists select each check named; spaces around items are fine. */
 START_TEST(only_takes_comma_lists)
 {
@@ -434,6 +452,7 @@ static Suite *cli_suite(void)
     tcase_add_test(tc, empty_config_is_78);
     tcase_add_test(tc, selection_that_checks_nothing_is_64);
     tcase_add_test(tc, only_takes_comma_lists);
+    tcase_add_test(tc, snapshot_that_records_nothing_is_64);
     tcase_add_test(tc, only_skips_is_not_green);
     tcase_add_test(tc, sigint_writes_reports);
     tcase_add_test(tc, sigterm_writes_reports);
