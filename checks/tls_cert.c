@@ -22,7 +22,6 @@
 #include <errno.h>
 #include <libpq-fe.h>
 #include <poll.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -293,27 +292,18 @@ static void probe(struct target *t)
     close(fd);
 }
 
-static void *probe_main(void *arg)
+static void probe_one(void *ctx, size_t i)
 {
-    probe(arg);
-    return NULL;
+    struct target *t = (struct target *)ctx + i;
+
+    if (t->ready)
+        probe(t);
 }
 
 /* Probes every ready target, all at once. */
 static void probe_all(struct target *t, size_t n)
 {
-    pthread_t th[2];
-    bool started[2] = {false, false};
-
-    for (size_t i = 1; i < n && i < 2; i++)
-        if (t[i].ready)
-            started[i] = pthread_create(&th[i], NULL, probe_main, &t[i]) == 0;
-    for (size_t i = 0; i < n; i++)
-        if (t[i].ready && (i == 0 || !started[i]))
-            probe(&t[i]);
-    for (size_t i = 1; i < n && i < 2; i++)
-        if (started[i])
-            pthread_join(th[i], NULL);
+    co_parallel(n, n, probe_one, t);
 }
 
 /* ---- the verdict -------------------------------------------------------- */

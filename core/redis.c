@@ -816,47 +816,41 @@ struct pair_job {
     const struct co_run *run;
     int64_t deadline;
     bool source;
+    const char *url; /* NULL: not dialled */
     struct co_redis *out;
 };
 
-static void *pair_thread(void *arg)
+static void pair_connect_one(void *ctx, size_t i)
 {
-    struct pair_job *j = arg;
+    struct pair_job *j = (struct pair_job *)ctx + i;
     const struct co_resource *res = j->run->res;
 
+    if (j->url == NULL)
+        return;
     j->out = co_redis_connect_url(
-        co_run_url(j->run, j->source), j->source ? "source" : "target",
-        res->ca_file, res->tls_verify, &j->run->cfg->settings.resolvers,
-        j->deadline, j->run->cancel);
+        j->url, j->source ? "source" : "target", res->ca_file,
+        res->tls_verify, &j->run->cfg->settings.resolvers, j->deadline,
+        j->run->cancel);
     if (j->out != NULL)
         co_redis_set_deadline(j->out, j->run->deadline);
-    return NULL;
 }
 
 void co_redis_pair_connect(const struct co_run *run, int64_t deadline,
                            struct co_redis *out[2])
 {
-    const char *url[2] = {co_run_url(run, true), co_run_url(run, false)};
     enum co_side_origin from[2];
     struct pair_job job[2];
-    pthread_t th[2];
-    bool started[2] = {false, false};
 
     co_run_origins(run, from);
     for (int i = 0; i < 2; i++) {
-        job[i] = (struct pair_job){run, deadline, i == 0, NULL};
         /* a side a baseline snapshot stands for is never contacted */
-        if (url[i] == NULL || from[i] != CO_SIDE_LIVE)
-            continue;
-        started[i] = pthread_create(&th[i], NULL, pair_thread, &job[i]) == 0;
-        if (!started[i])
-            pair_thread(&job[i]);
+        const char *url = from[i] == CO_SIDE_LIVE ? co_run_url(run, i == 0)
+                                                  : NULL;
+        job[i] = (struct pair_job){run, deadline, i == 0, url, NULL};
     }
-    for (int i = 0; i < 2; i++) {
-        if (started[i])
-            pthread_join(th[i], NULL);
-        out[i] = job[i].out;
-    }
+    co_parallel(2, 2, pair_connect_one, job);
+    out[0] = job[0].out;
+    out[1] = job[1].out;
 }
 
 int co_redis_case_error(struct co_run *run, const char *name,

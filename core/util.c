@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fnmatch.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -331,6 +332,44 @@ int co_cond_wait_ms(pthread_cond_t *cond, pthread_mutex_t *lock, int64_t ms)
         ts.tv_nsec -= 1000000000L;
     }
     return pthread_cond_timedwait(cond, lock, &ts);
+}
+
+/* ---- threads ----------------------------------------------------------- */
+
+struct par {
+    size_t n;
+    atomic_size_t next;
+    co_parallel_fn fn;
+    void *ctx;
+};
+
+static void *par_main(void *arg)
+{
+    struct par *p = arg;
+
+    for (size_t i = atomic_fetch_add(&p->next, 1); i < p->n;
+         i = atomic_fetch_add(&p->next, 1))
+        p->fn(p->ctx, i);
+    return NULL;
+}
+
+void co_parallel(size_t n, size_t workers, co_parallel_fn fn, void *ctx)
+{
+    struct par p = {.n = n, .fn = fn, .ctx = ctx};
+    pthread_t *th;
+    size_t started = 0;
+
+    atomic_init(&p.next, 0);
+    if (workers > n)
+        workers = n;
+    th = workers > 1 ? co_calloc(workers - 1, sizeof(*th)) : NULL;
+    for (size_t k = 0; k + 1 < workers; k++)
+        if (pthread_create(&th[started], NULL, par_main, &p) == 0)
+            started++;
+    par_main(&p);
+    for (size_t k = 0; k < started; k++)
+        pthread_join(th[k], NULL);
+    free(th);
 }
 
 /* Unit table for durations, longest suffix first so "ms" wins over "m". */

@@ -144,6 +144,19 @@ bool co_cancelled(const atomic_int *cancel);
  * realtime clock the condition uses). Returns its result. */
 int co_cond_wait_ms(pthread_cond_t *cond, pthread_mutex_t *lock, int64_t ms);
 
+/* ---- threads ----------------------------------------------------------- */
+
+/* Calls fn(ctx, i) once for every i in [0, n), on up to `workers` threads
+ * at once (the caller's own thread is one of them; workers <= 1 or n <= 1
+ * runs them in order on the caller's thread). Items are handed out in
+ * order as threads free up; a thread that cannot be started leaves its
+ * share to the others. Returns when every call has returned. fn must be
+ * safe to run concurrently for distinct i; it is never called twice for
+ * one i. The one place cutover starts short-lived joined threads (both
+ * sides of a pair at once, a check's sessions). */
+typedef void (*co_parallel_fn)(void *ctx, size_t i);
+void co_parallel(size_t n, size_t workers, co_parallel_fn fn, void *ctx);
+
 /* Parses "500ms", "30s", "5m", "1h", "1m30s"; a bare number is seconds.
  * Returns 0 and sets *ms, or -1 when s is not a duration. */
 int co_duration_parse(const char *s, int64_t *ms);
