@@ -828,9 +828,8 @@ static void pair_connect_one(void *ctx, size_t i)
     if (j->url == NULL)
         return;
     j->out = co_redis_connect_url(
-        j->url, j->source ? "source" : "target", res->ca_file,
-        res->tls_verify, &j->run->cfg->settings.resolvers, j->deadline,
-        j->run->cancel);
+        j->url, j->source ? "source" : "target", res->ca_file, res->tls_verify,
+        &j->run->cfg->settings.resolvers, j->deadline, j->run->cancel);
     if (j->out != NULL)
         co_redis_set_deadline(j->out, j->run->deadline);
 }
@@ -844,8 +843,8 @@ void co_redis_pair_connect(const struct co_run *run, int64_t deadline,
     co_run_origins(run, from);
     for (int i = 0; i < 2; i++) {
         /* a side a baseline snapshot stands for is never contacted */
-        const char *url = from[i] == CO_SIDE_LIVE ? co_run_url(run, i == 0)
-                                                  : NULL;
+        const char *url =
+            from[i] == CO_SIDE_LIVE ? co_run_url(run, i == 0) : NULL;
         job[i] = (struct pair_job){run, deadline, i == 0, url, NULL};
     }
     co_parallel(2, 2, pair_connect_one, job);
