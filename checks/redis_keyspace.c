@@ -33,7 +33,6 @@
  * (values) is skipped.
  */
 #include <openssl/evp.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -152,47 +151,58 @@ static int keyspace_info(struct co_redis *r, struct dbstat *db)
     return 0;
 }
 
-static void report_db(struct co_run *run, int n, const struct dbstat *s,
-                      const struct dbstat *t)
+/* The db of side d a case compares: the one its URL names, or db k. */
+static const struct dbstat *db_of(const struct dbside *d, bool named, int k)
 {
-    char name[16], sv[64], tv[64];
+    return &d->db[named ? d->num % MAX_DBS : k];
+}
 
-    snprintf(name, sizeof(name), "db%d", n);
+/* name: "db3", or "db0 -> db3" when the URLs name different dbs. */
+static void report_db(struct co_run *run, const char *name,
+                      const struct dbstat *s, const struct dbstat *t)
+{
+    char sv[64], tv[64];
+
     snprintf(sv, sizeof(sv), "%lld keys (%lld with expiry)", s->keys,
              s->expires);
     snprintf(tv, sizeof(tv), "%lld keys (%lld with expiry)", t->keys,
              t->expires);
     if (s->keys != t->keys)
         co_case_addf(run, CO_FAIL, name, sv, tv,
-                     "db%d: source %lld keys, target %lld (%+lld)", n, s->keys,
-                     t->keys, t->keys - s->keys);
+                     "%s: source %lld keys, target %lld (%+lld)", name,
+                     s->keys, t->keys, t->keys - s->keys);
     else if (s->expires != t->expires)
         co_case_addf(run, CO_WARN, name, sv, tv,
-                     "db%d: %lld keys on both sides; keys with expiry: "
+                     "%s: %lld keys on both sides; keys with expiry: "
                      "source %lld, target %lld",
-                     n, s->keys, s->expires, t->expires);
+                     name, s->keys, s->expires, t->expires);
     else
         co_case_addf(run, CO_PASS, name, sv, tv,
-                     "db%d: %lld keys on both sides (%lld with expiry)", n,
+                     "%s: %lld keys on both sides (%lld with expiry)", name,
                      s->keys, s->expires);
 }
 
 /* --shard I/N: each db case is a unit, all of one weight (INFO answers
- * for every db at once). */
+ * for every db at once). When a URL names a db, that db of each side is
+ * the one case. */
 static void report_dbs(struct co_run *run, const struct dbside d[2])
 {
     struct co_shard_unit u[MAX_DBS];
-    char names[MAX_DBS][16];
+    char names[MAX_DBS][32];
     bool mine[MAX_DBS];
     int at[MAX_DBS];
     size_t n = 0;
+    bool named = d[0].named || d[1].named;
 
     for (int k = 0; k < MAX_DBS; k++) {
-        bool named = d[0].named || d[1].named;
         if (named ? k != d[0].num % MAX_DBS
                   : !d[0].db[k].present && !d[1].db[k].present)
             continue;
-        snprintf(names[n], sizeof(names[n]), "db%d", k);
+        if (named && d[0].num != d[1].num)
+            snprintf(names[n], sizeof(names[n]), "db%d -> db%d", d[0].num,
+                     d[1].num);
+        else
+            snprintf(names[n], sizeof(names[n]), "db%d", k);
         u[n].key = names[n];
         u[n].weight = 1;
         at[n++] = k;
@@ -200,35 +210,51 @@ static void report_dbs(struct co_run *run, const struct dbside d[2])
     co_run_shard_pick(run, u, n, mine);
     for (size_t i = 0; i < n; i++)
         if (mine[i])
-            report_db(run, at[i], &d[0].db[at[i]], &d[1].db[at[i]]);
+            report_db(run, names[i], db_of(&d[0], named, at[i]),
+                      db_of(&d[1], named, at[i]));
     if (n == 0 && co_run_shard_first(run)) /* a verdict, not an empty suite */
         co_case_addf(run, CO_PASS, "keyspace", "0 keys", "0 keys",
                      "no keys in any db on either side");
 }
 
+/* One side's keyspace as facts: INFO keyspace and the db its URL names. */
+static json_t *observe_dbs(struct co_run *run, int side, void *ctx, char *err,
+                           size_t errlen)
+{
+    struct co_redis **r = ctx;
+    struct dbside d;
+
+    (void)run;
+    memset(&d, 0, sizeof(d));
+    if (keyspace_info(r[side], d.db) < 0) {
+        co_redis_error_text(r[side], err, errlen);
+        return NULL;
+    }
+    d.num = r[side]->db;
+    d.named = r[side]->db_explicit;
+    return dbside_json(&d);
+}
+
 /* Fills d (both sides' key counts per db) and reports this shard's dbs. */
 static int check_dbs(struct co_run *run, struct co_redis *r[2],
-                     const enum co_side_origin from[2], struct dbside d[2])
+                     struct dbside d[2])
 {
+    const struct co_facts_req req = {
+        "dbs", NULL, "key counts per db", "keyspace", observe_dbs, r};
+    json_t *f[2];
+    int rc = 0;
+
     memset(d, 0, 2 * sizeof(*d));
-    for (int i = 0; i < 2; i++) {
-        if (from[i] == CO_SIDE_LIVE) {
-            if (keyspace_info(r[i], d[i].db) < 0)
-                return co_redis_case_error(run, "keyspace", r[i]);
-            d[i].num = r[i]->db;
-            d[i].named = r[i]->db_explicit;
-        } else if (from[i] == CO_SIDE_BASELINE &&
-                   dbside_from_json(co_run_fact(run, "dbs"), &d[i]) < 0) {
-            return co_run_baseline_lacks(run, "keyspace", "key counts per db");
-        }
-    }
-    for (int i = 0; i < 2; i++)
-        if (from[i] == CO_SIDE_MIRROR)
-            d[i] = d[1 - i];
-    if (co_run_recording(run))
-        co_run_fact_put(run, "dbs", dbside_json(&d[co_run_anchor(run)]));
-    report_dbs(run, d);
-    return 0;
+    if (co_run_facts(run, &req, f) < 0)
+        return -1;
+    for (int i = 0; i < 2 && rc == 0; i++)
+        if (dbside_from_json(f[i], &d[i]) < 0)
+            rc = co_run_baseline_lacks(run, "keyspace", req.what);
+    json_decref(f[0]);
+    json_decref(f[1]);
+    if (rc == 0)
+        report_dbs(run, d);
+    return rc;
 }
 
 /* ---- sampling --------------------------------------------------------- */
@@ -445,14 +471,6 @@ static int batch_missing(struct side_scan *s, const redisReply *keys)
     return 0;
 }
 
-static void *pass1_thread(void *arg)
-{
-    struct side_scan *s = arg;
-
-    s->rc = scan_pattern(s, batch_count);
-    return NULL;
-}
-
 static int tcount_cmp(const void *a, const void *b)
 {
     return strcmp(((const struct tcount *)a)->name,
@@ -576,19 +594,53 @@ static void report_pattern(struct co_run *run, const char *pattern,
     co_buf_free(&msg);
 }
 
+/* Pass 1 on one side: count, types, fingerprint (and the sample on the
+ * source) as the pattern's facts. */
+static json_t *observe_pattern(struct co_run *run, int side, void *ctx,
+                               char *err, size_t errlen)
+{
+    struct side_scan *s = (struct side_scan *)ctx + side;
+
+    (void)run;
+    s->rc = scan_pattern(s, batch_count);
+    if (s->rc == -3)
+        snprintf(err, errlen, "%s: unexpected reply to SCAN", s->own->side);
+    else if (s->rc < 0)
+        co_redis_error_text(s->own, err, errlen);
+    return s->rc < 0 ? NULL : scan_json(s);
+}
+
+/* Pass 2, with both servers live and the key sets differing: name the
+ * keys each side lacks (a baseline keeps no key names). */
+static int name_missing(struct co_run *run, struct side_scan s[2],
+                        const char *name)
+{
+    for (int i = 0; i < 2; i++) {
+        s[i].rc = scan_pattern(&s[i], batch_missing);
+        if (s[i].rc == -3)
+            return co_case_addf(run, CO_ERROR, name, NULL, NULL,
+                                "%s: unexpected reply to SCAN",
+                                s[i].own->side);
+        if (s[i].rc < 0)
+            return co_redis_case_error(run, name,
+                                       s[i].rc == -1 ? s[i].own : s[i].other);
+    }
+    return 0;
+}
+
 /* One pattern on both sides. smp (may be NULL) samples the source's
- * keys; record, when not NULL, receives the recorded side's facts under
- * the pattern. */
+ * keys; prog (may be NULL) counts progress on the first live side. */
 static int check_pattern(struct co_run *run, struct co_redis *r[2],
-                         const enum co_side_origin from[2],
                          const char *pattern, const char *count,
-                         int64_t types_max, struct sample *smp, json_t *record,
+                         int64_t types_max, struct sample *smp,
                          struct kprog *prog)
 {
     struct side_scan s[2];
-    char name[200];
-    pthread_t th;
-    bool threaded, both = from[0] == CO_SIDE_LIVE && from[1] == CO_SIDE_LIVE;
+    char name[200], what[240];
+    const struct co_facts_req req = {"patterns", pattern,         what,
+                                     name,       observe_pattern, s};
+    json_t *f[2];
+    int rc = 0;
 
     memset(s, 0, sizeof(s));
     for (int i = 0; i < 2; i++) {
@@ -598,59 +650,29 @@ static int check_pattern(struct co_run *run, struct co_redis *r[2],
         s[i].count = count;
         s[i].types_max = types_max;
     }
-    s[0].smp = from[0] == CO_SIDE_LIVE ? smp : NULL;
-    s[from[0] == CO_SIDE_LIVE ? 0 : 1].prog = prog;
+    s[0].smp = smp;
+    if (co_run_live_side(run) >= 0)
+        s[co_run_live_side(run)].prog = prog;
     snprintf(name, sizeof(name), "pattern %s", pattern);
-    for (int i = 0; i < 2; i++)
-        if (from[i] == CO_SIDE_BASELINE &&
-            scan_from_json(
-                json_object_get(co_run_fact(run, "patterns"), pattern),
-                &s[i]) < 0) {
-            char what[240];
-            snprintf(what, sizeof(what), "key counts for pattern %s", pattern);
-            return co_run_baseline_lacks(run, name, what);
-        }
-    if (both) {
-        /* Each side on its own server at once: wall time is the slower
-         * side's scan, not the sum. */
-        threaded = pthread_create(&th, NULL, pass1_thread, &s[1]) == 0;
-        if (!threaded)
-            pass1_thread(&s[1]);
-        pass1_thread(&s[0]);
-        if (threaded)
-            pthread_join(th, NULL);
-    } else {
-        for (int i = 0; i < 2; i++)
-            if (from[i] == CO_SIDE_LIVE)
-                pass1_thread(&s[i]);
-    }
-    for (int i = 0; i < 2; i++)
-        if (from[i] == CO_SIDE_MIRROR) {
-            s[i] = s[1 - i];
-            s[i].own = NULL;
-            s[i].smp = NULL;
-            s[i].rc = 0; /* the recorded side speaks for both */
-        }
-    /* Pass 2 needs both servers: a baseline keeps no key names. */
-    if (both && s[0].rc == 0 && s[1].rc == 0 &&
+    snprintf(what, sizeof(what), "key counts for pattern %s", pattern);
+    /* each side on its own server at once: wall time is the slower
+     * side's scan, not the sum */
+    if (co_run_facts(run, &req, f) < 0)
+        return -1;
+    for (int i = 0; i < 2 && rc == 0; i++)
+        if (scan_from_json(f[i], &s[i]) < 0)
+            rc = co_run_baseline_lacks(run, name, what);
+    json_decref(f[0]);
+    json_decref(f[1]);
+    if (rc == 0 && co_run_both_live(run) &&
         (s[0].total != s[1].total || s[0].fp_sum != s[1].fp_sum ||
          s[0].fp_xor != s[1].fp_xor))
-        for (int i = 0; i < 2 && s[0].rc == 0 && s[1].rc == 0; i++)
-            s[i].rc = scan_pattern(&s[i], batch_missing);
-    for (int i = 0; i < 2; i++) {
-        if (s[i].rc == -3)
-            return co_case_addf(run, CO_ERROR, name, NULL, NULL,
-                                "%s: unexpected reply to SCAN", r[i]->side);
-        if (s[i].rc < 0)
-            return co_redis_case_error(run, name,
-                                       s[i].rc == -1 ? r[i] : r[1 - i]);
-    }
-    if (record != NULL)
-        json_object_set_new(record, pattern,
-                            scan_json(&s[co_run_anchor(run)]));
-    report_pattern(run, pattern, &s[0], &s[1],
-                   from[0] == CO_SIDE_BASELINE || from[1] == CO_SIDE_BASELINE);
-    return 0;
+        rc = name_missing(run, s, name);
+    if (rc == 0)
+        report_pattern(run, pattern, &s[0], &s[1],
+                       co_run_replayed(run, true) ||
+                           co_run_replayed(run, false));
+    return rc;
 }
 
 /* ---- value sample ----------------------------------------------------- */
@@ -812,18 +834,16 @@ static size_t pick_patterns(const struct co_run *run,
 /* Progress over this shard's patterns, in keys of the db their scans
  * walk, on the first live side. */
 static void prog_init(struct kprog *p, struct co_run *run,
-                      const enum co_side_origin from[2],
                       const struct dbside d[2], int64_t per_call, size_t npat)
 {
-    int side = from[0] == CO_SIDE_LIVE ? 0 : 1;
-    const struct dbside *ds = &d[side];
+    int side = co_run_live_side(run);
 
     memset(p, 0, sizeof(*p));
     p->run = run;
     p->per_call = per_call;
-    if (from[side] != CO_SIDE_LIVE || npat == 0)
+    if (side < 0 || npat == 0)
         return;
-    p->db_keys = ds->db[ds->num % MAX_DBS].keys;
+    p->db_keys = d[side].db[d[side].num % MAX_DBS].keys;
     p->total = p->db_keys * (long long)npat;
     co_run_progress(run, 0, p->total, "keys");
 }
@@ -832,7 +852,6 @@ static int redis_keyspace_run(struct co_run *run)
 {
     const struct co_strlist *pat = &run->res->patterns;
     struct co_redis *r[2] = {NULL, NULL};
-    enum co_side_origin from[2];
     struct sample smp;
     char count[24];
     int64_t sc = co_param_int(run, "scan_count");
@@ -840,37 +859,31 @@ static int redis_keyspace_run(struct co_run *run)
     int64_t want = co_param_int(run, "sample");
     struct kprog prog;
     size_t npat;
-    bool both;
-    json_t *record = co_run_recording(run) ? json_object() : NULL;
+    bool both = co_run_both_live(run);
     struct dbside d[2];
-    bool *mine = co_calloc(pat->n + 1, sizeof(*mine));
+    bool *mine;
 
     snprintf(count, sizeof(count), "%lld", (long long)(sc > 0 ? sc : 1000));
-    co_run_origins(run, from);
-    both = from[0] == CO_SIDE_LIVE && from[1] == CO_SIDE_LIVE;
     co_redis_pair_connect(run, run->deadline, r);
-    for (int i = 0; i < 2; i++)
-        if (from[i] == CO_SIDE_LIVE &&
-            (r[i] == NULL || r[i]->err != CO_REDIS_OK)) {
-            co_redis_case_error(run, "keyspace", r[i]);
-            co_redis_free(r[0]);
-            co_redis_free(r[1]);
-            json_decref(record);
-            free(mine);
-            return 0;
-        }
+    if (co_redis_pair_ready(run, "keyspace", r) < 0) {
+        co_redis_free(r[0]);
+        co_redis_free(r[1]);
+        return 0;
+    }
     /* --shard I/N: the sample (values) is shard 1's */
     sample_init(&smp, both && co_run_shard_first(run) ? want : 0);
-    check_dbs(run, r, from, d);
+    check_dbs(run, r, d);
+    mine = co_calloc(pat->n + 1, sizeof(*mine));
     npat = pick_patterns(run, pat, mine);
-    prog_init(&prog, run, from, d, sc > 0 ? sc : 1000, npat);
+    prog_init(&prog, run, d, sc > 0 ? sc : 1000, npat);
+    /* a snapshot's pattern facts start empty (this shard may have none) */
+    co_run_fact_put(run, "patterns", json_object());
     for (size_t i = 0; i < pat->n && !co_run_cancelled(run); i++)
         if (mine[i])
-            check_pattern(run, r, from, pat->v[i], count, types, &smp, record,
+            check_pattern(run, r, pat->v[i], count, types,
+                          smp.want > 0 ? &smp : NULL,
                           prog.db_keys > 0 ? &prog : NULL);
     free(mine);
-    if (record != NULL)
-        co_run_fact_put(run, "patterns", record);
     if (!both && want > 0 && co_run_shard_first(run))
         sample_skip(run);
     if (smp.want > 0 && npat == 0 && r[0]->err == CO_REDIS_OK)

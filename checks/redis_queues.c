@@ -387,9 +387,10 @@ static int count_index(struct co_redis *r, struct item *x, int side)
     return rc;
 }
 
-/* Every count of one side in one pipelined round trip (and one more
- * scan per indexed item). */
-static int count_side(struct co_redis *r, struct items *it, int side)
+/* Every count of one side (of the items want marks; NULL: all) in one
+ * pipelined round trip (and one more scan per indexed item). */
+static int count_side(struct co_redis *r, struct items *it, int side,
+                      const bool *want)
 {
     char now[32];
 
@@ -397,7 +398,7 @@ static int count_side(struct co_redis *r, struct items *it, int side)
      * seconds, UTC): count the others. */
     snprintf(now, sizeof(now), "(%lld", (long long)time(NULL));
     for (size_t i = 0; i < it->n; i++)
-        for (int k = 0; k < it->v[i].nkeys; k++) {
+        for (int k = 0; k < it->v[i].nkeys && (!want || want[i]); k++) {
             const struct item *x = &it->v[i];
             if (x->type == T_ZLIVE)
                 co_redis_appendl(r, "ZCOUNT", x->keys[k], now, "+inf", NULL);
@@ -406,13 +407,14 @@ static int count_side(struct co_redis *r, struct items *it, int side)
         }
     for (size_t i = 0; i < it->n; i++) {
         struct item *x = &it->v[i];
-        if (!is_indexed(x->type) &&
+        if ((!want || want[i]) && !is_indexed(x->type) &&
             take_counts(r, x, side, x->keys, (size_t)x->nkeys,
                         count_cmd(x->type)) < 0)
             return -1;
     }
     for (size_t i = 0; i < it->n; i++)
-        if (is_indexed(it->v[i].type) && count_index(r, &it->v[i], side) < 0)
+        if ((!want || want[i]) && is_indexed(it->v[i].type) &&
+            count_index(r, &it->v[i], side) < 0)
             return -1;
     return 0;
 }
@@ -649,10 +651,12 @@ static int facts_names(json_t *f, const struct qframework *fw,
     return 0;
 }
 
-/* Side `side` of every item from the facts; an item they have no depth
- * for gets a per-item error. */
+/* Side `side` of every item from its facts. An item they have no depth
+ * for is marked in missing (a live side counts it then: a queue only the
+ * other side lists), or, when missing is NULL (a baseline), gets a
+ * per-item error. */
 static void facts_depths(struct co_run *run, json_t *f, struct items *it,
-                         int side)
+                         int side, bool *missing)
 {
     json_t *d = json_object_get(f, "depths");
     char label[160];
@@ -663,6 +667,8 @@ static void facts_depths(struct co_run *run, json_t *f, struct items *it,
         json_t *v = json_object_get(d, x->name);
         if (json_is_integer(v))
             x->count[side] = json_integer_value(v);
+        else if (missing != NULL)
+            missing[i] = true;
         else
             snprintf(x->err[side], sizeof(x->err[side]),
                      "%s holds no depth for %s (taken with another config, "
@@ -827,63 +833,103 @@ static void prefix_resolve(struct co_run *run, const struct qframework *fw,
                                                : co_strdup("");
 }
 
+/* What observing one side needs. */
+struct qobs {
+    const struct qframework *fw;
+    const struct qprefix *p;
+    const struct co_strlist *base; /* the default queue and declared ones */
+    struct co_redis **r;
+};
+
+/* One side's facts: the queues it lists (after the default and declared
+ * ones) and the depth of every item of theirs. */
+static json_t *observe_queues(struct co_run *run, int side, void *ctx,
+                              char *err, size_t errlen)
+{
+    const struct qobs *o = ctx;
+    struct co_strlist names = {NULL, 0};
+    struct items it = {NULL, 0, 0};
+    json_t *f = NULL;
+
+    (void)run;
+    for (size_t i = 0; i < o->base->n; i++)
+        co_strlist_add(&names, o->base->v[i]);
+    if (discover(o->r[side], o->fw, o->p->pfx, &names) == 0) {
+        build_items(&it, o->fw, o->p->pfx, &names);
+        if (count_side(o->r[side], &it, side, NULL) == 0)
+            f = facts_json(o->fw, o->p, &names, &it, side);
+    }
+    if (f == NULL)
+        co_redis_error_text(o->r[side], err, errlen);
+    items_free(&it);
+    co_strlist_free(&names);
+    return f;
+}
+
+/* Both sides' depths of every queue either lists, from their facts; a
+ * live side counts the items only the other side's facts named. */
+static int depths_of(struct co_run *run, json_t *f[2], struct co_redis *r[2],
+                     struct items *it)
+{
+    bool *missing = co_calloc(it->n + 1, sizeof(*missing));
+    int rc = 0;
+
+    for (int i = 0; i < 2 && rc == 0; i++) {
+        memset(missing, 0, (it->n + 1) * sizeof(*missing));
+        facts_depths(run, f[i], it, i, r[i] != NULL ? missing : NULL);
+        if (r[i] != NULL && count_side(r[i], it, i, missing) < 0)
+            rc = co_redis_case_error(run, "queues", r[i]) < 0 ? -1 : 1;
+    }
+    free(missing);
+    return rc;
+}
+
 static int run_framework(struct co_run *run, const struct qframework *fw,
-                         struct co_redis *r[2],
-                         const enum co_side_origin from[2])
+                         struct co_redis *r[2])
 {
     struct qprefix p;
     const struct co_strlist *declared = co_param_list(run, "queues");
-    struct co_strlist names = {NULL, 0};
+    struct co_strlist base = {NULL, 0}, names = {NULL, 0};
     struct items it = {NULL, 0, 0};
-    json_t *facts = co_run_fact(run, "queues");
+    struct qobs o = {fw, &p, &base, r};
+    const struct co_facts_req req = {"queues", NULL,           "queue depths",
+                                     "queues", observe_queues, &o};
+    json_t *f[2] = {NULL, NULL};
     char why[CO_ERRLEN], label[160];
-    int rc = 0;
+    int rc;
 
     prefix_resolve(run, fw, &p);
     if (fw->default_queue != NULL)
-        co_strlist_add(&names, fw->default_queue);
+        co_strlist_add(&base, fw->default_queue);
     for (size_t i = 0; i < declared->n; i++)
-        if (!co_strlist_has(&names, declared->v[i]))
-            co_strlist_add(&names, declared->v[i]);
-    for (int i = 0; i < 2 && rc == 0; i++) {
-        if (from[i] == CO_SIDE_LIVE && discover(r[i], fw, p.pfx, &names) < 0)
-            rc = co_redis_case_error(run, "queues", r[i]) < 0 ? -1 : 1;
-        if (from[i] == CO_SIDE_BASELINE &&
-            facts_names(facts, fw, &p, &names, why, sizeof(why)) < 0) {
+        if (!co_strlist_has(&base, declared->v[i]))
+            co_strlist_add(&base, declared->v[i]);
+    for (size_t i = 0; i < base.n; i++)
+        co_strlist_add(&names, base.v[i]);
+    rc = co_run_facts(run, &req, f) < 0 ? 1 : 0;
+    for (int i = 0; i < 2 && rc == 0; i++)
+        if (facts_names(f[i], fw, &p, &names, why, sizeof(why)) < 0) {
             co_run_baseline_label(run, label, sizeof(label));
             rc = co_case_addf(run, CO_ERROR, "queues", NULL, NULL, "%s %s",
                               label, why) < 0
                      ? -1
                      : 1;
         }
-    }
     if (rc == 0) {
         build_items(&it, fw, p.pfx, &names);
-        for (int i = 0; i < 2 && rc == 0; i++) {
-            if (from[i] == CO_SIDE_LIVE && count_side(r[i], &it, i) < 0)
-                rc = co_redis_case_error(run, "queues", r[i]) < 0 ? -1 : 1;
-            if (from[i] == CO_SIDE_BASELINE)
-                facts_depths(run, facts, &it, i);
-        }
+        rc = depths_of(run, f, r, &it);
     }
-    for (int i = 0; i < 2 && rc == 0; i++)
-        if (from[i] == CO_SIDE_MIRROR)
-            for (size_t k = 0; k < it.n; k++) {
-                struct item *x = &it.v[k];
-                x->count[i] = x->count[1 - i];
-                memcpy(x->err[i], x->err[1 - i], sizeof(x->err[i]));
-            }
-    if (rc == 0 && co_run_recording(run))
-        co_run_fact_put(run, "queues",
-                        facts_json(fw, &p, &names, &it, co_run_anchor(run)));
     if (rc == 0 && names.n == 0) /* a verdict, not only global keys */
         co_case_addf(run, CO_PASS, "queues", NULL, NULL,
                      "no %s queue found on either side and none declared",
                      fw->name);
     if (rc == 0)
         report(run, &it);
+    json_decref(f[0]);
+    json_decref(f[1]);
     items_free(&it);
     co_strlist_free(&names);
+    co_strlist_free(&base);
     free(p.pfx);
     return 0;
 }
@@ -893,7 +939,6 @@ static int redis_queues_run(struct co_run *run)
     const char *q = run->res->queues;
     const struct qframework *fw;
     struct co_redis *r[2] = {NULL, NULL};
-    enum co_side_origin from[2];
 
     if (q == NULL || q[0] == '\0' || strcmp(q, "none") == 0) {
         co_case_addf(run, CO_SKIP, "queues", NULL, NULL,
@@ -915,15 +960,9 @@ static int redis_queues_run(struct co_run *run)
                      "is the literal text, namespace is joined with \":\")");
         return 0;
     }
-    co_run_origins(run, from);
     co_redis_pair_connect(run, run->deadline, r);
-    if (from[0] == CO_SIDE_LIVE && (r[0] == NULL || r[0]->err != CO_REDIS_OK))
-        co_redis_case_error(run, "queues", r[0]);
-    else if (from[1] == CO_SIDE_LIVE &&
-             (r[1] == NULL || r[1]->err != CO_REDIS_OK))
-        co_redis_case_error(run, "queues", r[1]);
-    else
-        run_framework(run, fw, r, from);
+    if (co_redis_pair_ready(run, "queues", r) == 0)
+        run_framework(run, fw, r);
     co_redis_free(r[0]);
     co_redis_free(r[1]);
     return 0;

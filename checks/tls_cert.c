@@ -483,15 +483,14 @@ static int tls_cert_run(struct co_run *run)
         t[n].ready = endpoint_init(run, &t[n]) == 0;
         n++;
     } else {
-        const char *url[2] = {co_run_url(run, true), co_run_url(run, false)};
-        const char *side[2] = {"source", "target"};
-        enum co_side_origin from[2];
-
         /* a side a baseline stands for (or that mirrors the recorded
          * side while a snapshot is taken) is not dialled */
-        co_run_origins(run, from);
+        const char *url[2] = {co_run_live_url(run, true),
+                              co_run_live_url(run, false)};
+        const char *side[2] = {"source", "target"};
+
         for (size_t s = 0; s < 2; s++) {
-            if (url[s] == NULL || from[s] != CO_SIDE_LIVE)
+            if (url[s] == NULL)
                 continue;
             t[n].run = run;
             t[n].ready = side_init(run, &t[n], side[s], url[s]) == 0;

@@ -584,6 +584,120 @@ json_t *co_run_fact(const struct co_run *run, const char *key)
     return v;
 }
 
+/* Stores value under key (and sub: a member of the object at key). */
+static void fact_put_sub(struct co_run *run, const char *key, const char *sub,
+                         json_t *value)
+{
+    struct co_baseline *b = run->baseline;
+    json_t *e, *facts, *mine, *at;
+
+    if (sub == NULL || b == NULL || !b->recording) {
+        co_run_fact_put(run, key, value);
+        return;
+    }
+    pthread_mutex_lock(&b->mu);
+    e = entry_of(b, run->res, run);
+    facts = json_object_get(e, "facts");
+    mine = json_object_get(facts, run->check->id);
+    if (mine == NULL) {
+        mine = json_object();
+        json_object_set_new(facts, run->check->id, mine);
+    }
+    at = json_object_get(mine, key);
+    if (!json_is_object(at)) {
+        at = json_object();
+        json_object_set_new(mine, key, at);
+    }
+    json_object_set_new(at, sub, value);
+    pthread_mutex_unlock(&b->mu);
+}
+
+struct observe_job {
+    struct co_run *run;
+    const struct co_facts_req *req;
+    enum co_side_origin from[2];
+    json_t *facts[2];
+    char err[2][CO_ERRLEN + 32];
+};
+
+static void observe_side(void *ctx, size_t i)
+{
+    struct observe_job *j = ctx;
+
+    if (j->from[i] != CO_SIDE_LIVE)
+        return;
+    j->err[i][0] = '\0';
+    j->facts[i] = j->req->observe(j->run, (int)i, j->req->ctx, j->err[i],
+                                  sizeof(j->err[i]));
+    if (j->facts[i] == NULL && j->err[i][0] == '\0')
+        snprintf(j->err[i], sizeof(j->err[i]), "%s: no answer",
+                 i == 0 ? "source" : "target");
+}
+
+int co_run_facts(struct co_run *run, const struct co_facts_req *req,
+                 json_t *facts[2])
+{
+    struct observe_job j = {.run = run, .req = req};
+    int anchor = co_run_anchor(run), bad = -1;
+
+    co_run_origins(run, j.from);
+    co_parallel(2, 2, observe_side, &j);
+    for (int i = 0; i < 2; i++)
+        if (j.from[i] == CO_SIDE_BASELINE) {
+            json_t *v = co_run_fact(run, req->key);
+            if (req->sub != NULL)
+                v = json_object_get(v, req->sub);
+            j.facts[i] = json_incref(v);
+        }
+    for (int i = 0; i < 2; i++)
+        if (j.from[i] == CO_SIDE_MIRROR)
+            j.facts[i] = json_incref(j.facts[1 - i]);
+    for (int i = 0; i < 2 && bad < 0; i++)
+        if (j.facts[i] == NULL)
+            bad = i;
+    if (bad >= 0) {
+        if (j.from[bad] == CO_SIDE_BASELINE)
+            co_run_baseline_lacks(run, req->name, req->what);
+        else
+            co_case_addf(run, CO_ERROR, req->name, NULL, NULL, "%s",
+                         j.err[bad]);
+        for (int i = 0; i < 2; i++)
+            json_decref(j.facts[i]);
+        facts[0] = facts[1] = NULL;
+        return -1;
+    }
+    if (co_run_recording(run) && anchor >= 0)
+        fact_put_sub(run, req->key, req->sub, json_incref(j.facts[anchor]));
+    facts[0] = j.facts[0];
+    facts[1] = j.facts[1];
+    return 0;
+}
+
+const char *co_run_live_url(const struct co_run *run, bool source)
+{
+    enum co_side_origin from[2];
+
+    co_run_origins(run, from);
+    return from[source ? 0 : 1] == CO_SIDE_LIVE ? co_run_url(run, source)
+                                                : NULL;
+}
+
+bool co_run_both_live(const struct co_run *run)
+{
+    enum co_side_origin from[2];
+
+    co_run_origins(run, from);
+    return from[0] == CO_SIDE_LIVE && from[1] == CO_SIDE_LIVE;
+}
+
+int co_run_live_side(const struct co_run *run)
+{
+    enum co_side_origin from[2];
+
+    co_run_origins(run, from);
+    return from[0] == CO_SIDE_LIVE ? 0 : from[1] == CO_SIDE_LIVE ? 1 : -1;
+}
+
 void co_run_baseline_label(const struct co_run *run, char *out, size_t outlen)
 {
     const struct co_baseline *b = run->baseline;

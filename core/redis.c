@@ -837,19 +837,36 @@ static void pair_connect_one(void *ctx, size_t i)
 void co_redis_pair_connect(const struct co_run *run, int64_t deadline,
                            struct co_redis *out[2])
 {
-    enum co_side_origin from[2];
     struct pair_job job[2];
 
-    co_run_origins(run, from);
-    for (int i = 0; i < 2; i++) {
-        /* a side a baseline snapshot stands for is never contacted */
-        const char *url =
-            from[i] == CO_SIDE_LIVE ? co_run_url(run, i == 0) : NULL;
-        job[i] = (struct pair_job){run, deadline, i == 0, url, NULL};
-    }
+    /* a side a baseline snapshot stands for is never contacted */
+    for (int i = 0; i < 2; i++)
+        job[i] = (struct pair_job){run, deadline, i == 0,
+                                   co_run_live_url(run, i == 0), NULL};
     co_parallel(2, 2, pair_connect_one, job);
     out[0] = job[0].out;
     out[1] = job[1].out;
+}
+
+int co_redis_pair_ready(struct co_run *run, const char *name,
+                        struct co_redis *const r[2])
+{
+    enum co_side_origin from[2];
+
+    co_run_origins(run, from);
+    for (int i = 0; i < 2; i++)
+        if (from[i] == CO_SIDE_LIVE &&
+            (r[i] == NULL || r[i]->err != CO_REDIS_OK)) {
+            co_redis_case_error(run, name, r[i]);
+            return -1;
+        }
+    return 0;
+}
+
+void co_redis_error_text(const struct co_redis *r, char *out, size_t outlen)
+{
+    /* errstr already says what kind of failure it was. */
+    snprintf(out, outlen, "%s: %s", r->side ? r->side : "redis", r->errstr);
 }
 
 int co_redis_case_error(struct co_run *run, const char *name,
@@ -859,7 +876,8 @@ int co_redis_case_error(struct co_run *run, const char *name,
         return co_case_addf(run, CO_ERROR, name, NULL, NULL,
                             "a side is not configured (source and target "
                             "are both needed)");
-    /* errstr already says what kind of failure it was. */
-    return co_case_addf(run, CO_ERROR, name, NULL, NULL, "%s: %s",
-                        r->side ? r->side : "redis", r->errstr);
+    char why[CO_ERRLEN + 16];
+
+    co_redis_error_text(r, why, sizeof(why));
+    return co_case_addf(run, CO_ERROR, name, NULL, NULL, "%s", why);
 }

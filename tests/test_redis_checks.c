@@ -326,6 +326,43 @@ START_TEST(test_keyspace_drift_found)
 }
 END_TEST
 
+/* Source and target URLs that name different dbs (Heroku's db 25 moved
+ * to db 26 of a shared server): each side's own db is compared, never
+ * the target's db of the source's number. */
+START_TEST(test_keyspace_named_dbs_differ)
+{
+    char *s = url("redis", src_port, 25), *t = url("redis", tgt_port, 26);
+    char *cfg = co_asprintf("version: 1\nredis:\n  app: {source: \"%s\", "
+                            "target: \"%s\"}\n",
+                            s, t);
+    const struct want same[] = {
+        {"redis.keyspace", "app", "db25 -> db26", "pass",
+         W("db25 -> db26: 3 keys on both sides")},
+    };
+    const struct want drift[] = {
+        {"redis.keyspace", "app", "db25 -> db26", "fail",
+         W("db25 -> db26: source 3 keys, target 2 (-1)")},
+    };
+
+    cli0(src_port, 25, "FLUSHDB");
+    cli0(tgt_port, 26, "FLUSHDB");
+    cli0(tgt_port, 25, "FLUSHDB");
+    free(cli(src_port, 25, "MSET a 1 b 2 c 3"));
+    free(cli(tgt_port, 26, "MSET a 1 b 2 c 3"));
+    /* the target server's db 25 holds something else: not compared */
+    free(cli(tgt_port, 25, "MSET x 1"));
+    run_expect(cfg, "post", "redis.keyspace", same, N(same), 0);
+    cli0(tgt_port, 26, "DEL c");
+    run_expect(cfg, "post", "redis.keyspace", drift, N(drift), 1);
+    cli0(src_port, 25, "FLUSHDB");
+    cli0(tgt_port, 26, "FLUSHDB");
+    cli0(tgt_port, 25, "FLUSHDB");
+    free(cfg);
+    free(s);
+    free(t);
+}
+END_TEST
+
 /* ---- redis.queues ----------------------------------------------------- */
 
 START_TEST(test_sidekiq_undrained_post)
@@ -505,6 +542,7 @@ static Suite *redis_checks_suite(void)
     tcase_add_test(tc, test_config_unavailable_skips);
     tcase_add_test(tc, test_keyspace_matching_pair_passes);
     tcase_add_test(tc, test_keyspace_drift_found);
+    tcase_add_test(tc, test_keyspace_named_dbs_differ);
     tcase_add_test(tc, test_sidekiq_undrained_post);
     tcase_add_test(tc, test_queues_none_found_passes);
     tcase_add_test(tc, test_sidekiq_pre_double_processing);

@@ -105,12 +105,61 @@ int co_run_baseline_lacks(struct co_run *run, const char *name,
  * recording, when both sides are the recorded side. */
 const char *co_run_url(const struct co_run *run, bool source);
 
+/* The URL to dial for a side now: co_run_url, or NULL when that side is
+ * not asked (a baseline stands for it, or it mirrors the recorded side
+ * while a snapshot is taken) or not configured. */
+const char *co_run_live_url(const struct co_run *run, bool source);
+
 /* Facts of a check on one resource. Recording: co_run_fact_put stores
  * value (reference stolen) under key for this check and resource.
  * Replaying: co_run_fact returns the stored value (borrowed; NULL when
  * the snapshot has none). Both are no-ops / NULL in a normal run. */
 void co_run_fact_put(struct co_run *run, const char *key, json_t *value);
 json_t *co_run_fact(const struct co_run *run, const char *key);
+
+/* ---- facts of both sides: the one shape of a snapshot-capable check --------
+ *
+ * A check that is not PostgreSQL's (whose layer records and replays
+ * queries) is written as: observe one side -> facts (JSON it can compare
+ * later: counts, fingerprints, answers; never a secret or a row);
+ * compare both sides' facts -> cases. co_run_facts decides, per side,
+ * where the facts come from, so the check never branches on it:
+ *  - its server, asked now (observe), both sides at once when both are;
+ *  - a loaded baseline standing in for it (the stored facts);
+ *  - while a snapshot is taken, the recorded side's facts (mirror: the
+ *    other side is the same server);
+ * and, while a snapshot is taken, stores the recorded side's facts under
+ * the check, resource, key (and sub, e.g. a pattern). Work that needs both
+ * servers live (naming the keys one side lacks) stays in the check,
+ * behind co_run_both_live(). */
+
+/* Observes side (0 source, 1 target): its facts (a new reference), or
+ * NULL with the reason in err (a sentence that names the side, e.g.
+ * "target: connection refused"). May run on its own thread, at the same
+ * time as the other side's call: it must not add cases. */
+typedef json_t *(*co_observe_fn)(struct co_run *run, int side, void *ctx,
+                                 char *err, size_t errlen);
+
+struct co_facts_req {
+    const char *key;       /* facts key under the check and resource */
+    const char *sub;       /* NULL, or a member of the object at key */
+    const char *what;      /* what a baseline lacking them holds no of */
+    const char *name;      /* the case an error is reported as */
+    co_observe_fn observe; /* a side's live facts */
+    void *ctx;             /* passed to observe */
+};
+
+/* Fills facts[0] (source) and facts[1] (target) with new references.
+ * Returns 0; or -1 when a side has none, after adding one `error` case
+ * (req->name) with observe's reason or what the baseline lacks, both
+ * entries NULL. */
+int co_run_facts(struct co_run *run, const struct co_facts_req *req,
+                 json_t *facts[2]);
+/* Both sides are their servers, asked now (no baseline, no snapshot). */
+bool co_run_both_live(const struct co_run *run);
+/* The first side whose server is asked now (0 or 1), -1 when none is:
+ * where a check counts its progress. */
+int co_run_live_side(const struct co_run *run);
 
 /* A sentence for messages: "the baseline snapshot (source, taken
  * 2026-11-24T11:00:00Z)". */

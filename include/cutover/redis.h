@@ -133,6 +133,14 @@ redisReply *co_redis_call(struct co_redis *r, const char *cmd, ...);
 int co_redis_info_field(const char *info, const char *field, char *out,
                         size_t outlen);
 
+/* After co_redis_pair_connect: 0 when every side asked now is
+ * connected; otherwise adds the `error` case `name` for the first side
+ * that is not (co_redis_case_error) and returns -1. */
+int co_redis_pair_ready(struct co_run *run, const char *name,
+                        struct co_redis *const r[2]);
+/* "<side>: <errstr>" (the reason co_redis_case_error gives) into out. */
+void co_redis_error_text(const struct co_redis *r, char *out, size_t outlen);
+
 /* The verdict for a side that could not be checked: adds an `error`
  * case named `name` saying "<side>: <reason>: <errstr>". */
 int co_redis_case_error(struct co_run *run, const char *name,
