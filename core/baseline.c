@@ -54,6 +54,7 @@ struct co_baseline {
     pthread_mutex_t mu; /* guards everything below root */
     struct tape_slot *tapes;
     size_t ntapes;
+    struct co_baseline *twin; /* the other side's (a second --baseline) */
 };
 
 /* ---- strings that survive any bytes ---------------------------------------
@@ -314,9 +315,36 @@ void co_baseline_free(struct co_baseline *b)
     }
     free(b->tapes);
     free(b->path);
+    co_baseline_free(b->twin);
     pthread_mutex_destroy(&b->mu);
     json_decref(b->root);
     free(b);
+}
+
+int co_baseline_pair(struct co_baseline *b, struct co_baseline *twin,
+                     char *err, size_t errlen)
+{
+    if (b->recording || twin->recording || b->twin != NULL ||
+        b->source == twin->source) {
+        snprintf(err, errlen,
+                 "two baselines both stand for the %s: give one snapshot of "
+                 "each side (--baseline-as moves the first)",
+                 b->source ? "source" : "target");
+        return -1;
+    }
+    b->twin = twin;
+    return 0;
+}
+
+struct co_baseline *co_baseline_side(const struct co_baseline *b, bool source)
+{
+    if (b == NULL)
+        return NULL;
+    if (b->source == source)
+        return (struct co_baseline *)b;
+    if (b->twin != NULL && b->twin->source == source)
+        return b->twin;
+    return NULL;
 }
 
 bool co_baseline_is_source(const struct co_baseline *b)
@@ -491,10 +519,10 @@ bool co_run_recording(const struct co_run *run)
 
 bool co_run_replayed(const struct co_run *run, bool source)
 {
-    const struct co_baseline *b = run->baseline;
+    const struct co_baseline *b = co_baseline_side(run->baseline, source);
 
-    return b != NULL && !b->recording && b->source == source &&
-           co_baseline_sided(run->res) && co_baseline_has(b, run->res);
+    return b != NULL && !b->recording && co_baseline_sided(run->res) &&
+           co_baseline_has(b, run->res);
 }
 
 int co_run_anchor(const struct co_run *run)
@@ -503,9 +531,12 @@ int co_run_anchor(const struct co_run *run)
 
     if (b == NULL || !co_baseline_sided(run->res))
         return -1;
-    if (!b->recording && !co_baseline_has(b, run->res))
-        return -1;
-    return b->source ? 0 : 1;
+    if (b->recording)
+        return b->source ? 0 : 1;
+    /* two baselines: the source's questions are asked of both */
+    if (co_run_replayed(run, true))
+        return 0;
+    return co_run_replayed(run, false) ? 1 : -1;
 }
 
 void co_run_origins(const struct co_run *run, enum co_side_origin from[2])
@@ -566,9 +597,10 @@ void co_run_fact_put(struct co_run *run, const char *key, json_t *value)
     pthread_mutex_unlock(&b->mu);
 }
 
-json_t *co_run_fact(const struct co_run *run, const char *key)
+/* key of run's check and resource in the facts of baseline b. */
+static json_t *fact_in(const struct co_baseline *b, const struct co_run *run,
+                       const char *key)
 {
-    struct co_baseline *b = run->baseline;
     char *rk;
     json_t *v;
 
@@ -582,6 +614,11 @@ json_t *co_run_fact(const struct co_run *run, const char *key)
         key);
     free(rk);
     return v;
+}
+
+json_t *co_run_fact(const struct co_run *run, const char *key)
+{
+    return fact_in(run->baseline, run, key);
 }
 
 /* Stores value under key (and sub: a member of the object at key). */
@@ -644,7 +681,8 @@ int co_run_facts(struct co_run *run, const struct co_facts_req *req,
     co_parallel(2, 2, observe_side, &j);
     for (int i = 0; i < 2; i++)
         if (j.from[i] == CO_SIDE_BASELINE) {
-            json_t *v = co_run_fact(run, req->key);
+            json_t *v = fact_in(co_baseline_side(run->baseline, i == 0), run,
+                                req->key);
             if (req->sub != NULL)
                 v = json_object_get(v, req->sub);
             j.facts[i] = json_incref(v);
@@ -706,6 +744,14 @@ void co_run_baseline_label(const struct co_run *run, char *out, size_t outlen)
         snprintf(out, outlen, "no baseline");
         return;
     }
+    if (b->twin != NULL) {
+        const struct co_baseline *s = co_baseline_side(b, true);
+        const struct co_baseline *t = co_baseline_side(b, false);
+        snprintf(out, outlen,
+                 "the baseline snapshots (source taken %s, target taken %s)",
+                 co_baseline_taken_at(s), co_baseline_taken_at(t));
+        return;
+    }
     snprintf(out, outlen, "the baseline snapshot (%s, taken %s)",
              b->taken_source ? "source" : "target", co_baseline_taken_at(b));
 }
@@ -731,13 +777,13 @@ static void index_build(struct co_pg_tape *t)
 
 struct co_pg_tape *co_pg_tape_for(const struct co_run *run, bool source)
 {
-    struct co_baseline *b = run ? run->baseline : NULL;
+    struct co_baseline *b =
+        run ? co_baseline_side(run->baseline, source) : NULL;
     struct co_pg_tape *t = NULL;
     json_t *e;
     char *key;
 
-    if (b == NULL || run->res == NULL || run->res->kind != CO_KIND_POSTGRES ||
-        b->source != source)
+    if (b == NULL || run->res == NULL || run->res->kind != CO_KIND_POSTGRES)
         return NULL;
     if (!b->recording && !co_baseline_has(b, run->res))
         return NULL;

@@ -68,7 +68,8 @@ static const char help_head[] =
 
 static const char help_rest[] =
     "      --baseline FILE a snapshot stands in for the side it was taken\n"
-    "                      from; that side's server is not contacted\n"
+    "                      from; that side's server is not contacted (twice:\n"
+    "                      one snapshot of each side, compared offline)\n"
     "      --baseline-as S the snapshot stands in for side S instead\n"
     "                      (source: compare the live target with a blessed\n"
     "                      snapshot of itself)\n"
@@ -440,7 +441,7 @@ struct check_args {
     const char *config;
     /* --junit FILE and the like, by index in co_reporters */
     const char *report[MAX_REPORTERS];
-    const char *baseline;
+    const char *baseline[2]; /* a second --baseline: the other side's */
     const char *baseline_as;
     const char *side;   /* snapshot */
     const char *output; /* snapshot */
@@ -579,6 +580,19 @@ static int parse_shard(const char *s, int *shard, int *nshards)
     return 0;
 }
 
+/* --baseline FILE, at most twice (one snapshot of each side). */
+static int set_baseline(struct check_args *a, const struct check_opt *o,
+                        const char *arg)
+{
+    const char **b = field(a, o);
+
+    if (b[0] != NULL && b[1] != NULL)
+        return usage_error("%s", "--baseline is given at most twice (one "
+                                 "snapshot of each side)");
+    b[b[0] != NULL] = arg;
+    return 0;
+}
+
 /* --shard I/N: fills the runner options o->off points at. */
 static int set_shard(struct check_args *a, const struct check_opt *o,
                      const char *arg)
@@ -603,7 +617,7 @@ static const struct check_opt check_opts[] = {
     {"phase", NULL, 0, ARG, CMD_CHECK, set_phase, AT(ro.phase), NULL},
     {"only", NULL, 0, ARG, CMD_BOTH, set_patterns, AT(ro.only), NULL},
     {"skip", NULL, 0, ARG, CMD_BOTH, set_patterns, AT(ro.skip), NULL},
-    {"baseline", NULL, 0, ARG, CMD_CHECK, set_string, AT(baseline), NULL},
+    {"baseline", NULL, 0, ARG, CMD_CHECK, set_baseline, AT(baseline), NULL},
     {"baseline-as", NULL, 0, ARG, CMD_CHECK, set_word, AT(baseline_as),
      "source|target"},
     {"side", NULL, 0, ARG, CMD_SNAPSHOT, set_word, AT(side), "source|target"},
@@ -731,8 +745,11 @@ static int check_args_valid(const struct check_args *a)
     if (a->snapshot && a->side == NULL)
         return usage_error("%s", "snapshot needs --side source or --side "
                                  "target");
-    if (a->baseline_as && a->baseline == NULL)
+    if (a->baseline_as && a->baseline[0] == NULL)
         return usage_error("%s", "--baseline-as needs --baseline FILE");
+    if (a->baseline_as && a->baseline[1] != NULL)
+        return usage_error("%s", "--baseline-as moves one baseline; two "
+                                 "stand for the sides they were taken from");
     if (a->output && check_out_dir(a->output) < 0)
         return usage_error("cannot write snapshot \"%s\": its directory "
                            "does not exist or is not writable",
@@ -995,6 +1012,32 @@ static int finish(int code, bool abandoned, struct co_report *rep,
     return code;
 }
 
+/* The --baseline files, the second joined as the other side's; NULL
+ * after saying why on stderr. */
+static struct co_baseline *load_baselines(const struct check_args *a)
+{
+    struct co_baseline *b[2] = {NULL, NULL};
+    char err[CO_ERRLEN];
+
+    for (int i = 0; i < 2 && a->baseline[i] != NULL; i++) {
+        b[i] = co_baseline_load(a->baseline[i], err, sizeof(err));
+        if (b[i] == NULL) {
+            fprintf(stderr, "cutover: --baseline %s\n", err);
+            co_baseline_free(b[0]);
+            return NULL;
+        }
+    }
+    if (a->baseline_as)
+        co_baseline_set_side(b[0], strcmp(a->baseline_as, "source") == 0);
+    if (b[1] != NULL && co_baseline_pair(b[0], b[1], err, sizeof(err)) < 0) {
+        fprintf(stderr, "cutover: --baseline %s: %s\n", a->baseline[1], err);
+        co_baseline_free(b[0]);
+        co_baseline_free(b[1]);
+        return NULL;
+    }
+    return b[0];
+}
+
 static int cmd_check(int argc, char **argv)
 {
     struct check_args a;
@@ -1008,16 +1051,12 @@ static int cmd_check(int argc, char **argv)
     rc = prepare(argc, argv, &a, &cfg);
     if (rc >= 0)
         return rc;
-    if (a.baseline) {
-        char err[CO_ERRLEN];
-        b = co_baseline_load(a.baseline, err, sizeof(err));
+    if (a.baseline[0]) {
+        b = load_baselines(&a);
         if (b == NULL) {
-            fprintf(stderr, "cutover: --baseline %s\n", err);
             memset(&rep, 0, sizeof(rep));
             return finish(CO_EXIT_CONFIG, false, &rep, cfg, &a, NULL);
         }
-        if (a.baseline_as)
-            co_baseline_set_side(b, strcmp(a.baseline_as, "source") == 0);
         a.ro.baseline = b;
     }
     abandoned = run_checks(cfg, &a, &rep);

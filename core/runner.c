@@ -401,19 +401,51 @@ static void init_result(struct co_result *r, const struct co_check *c,
     r->target = endpoint(res, false);
 }
 
-/* The side a loaded baseline stands for shows as the baseline. */
+/* A side a loaded baseline stands for shows as the baseline. */
 static void describe_baseline(struct co_result *r,
                               const struct co_resource *res,
                               const struct co_baseline *b)
 {
-    char **side;
+    for (int i = 0; i < 2; i++) {
+        const struct co_baseline *sb = co_baseline_side(b, i == 0);
+        char **side = i == 0 ? &r->source : &r->target;
 
-    if (b == NULL || co_baseline_recording(b) || !co_baseline_sided(res) ||
-        !co_baseline_has(b, res))
-        return;
-    side = co_baseline_is_source(b) ? &r->source : &r->target;
-    free(*side);
-    *side = co_baseline_describe(b);
+        if (sb == NULL || co_baseline_recording(sb) ||
+            !co_baseline_sided(res) || !co_baseline_has(sb, res))
+            continue;
+        free(*side);
+        *side = co_baseline_describe(sb);
+    }
+}
+
+/* Why a check does not run on res when loaded baselines stand for its
+ * sides (empty: it runs); marks the sides they stand for in have[]. */
+static void why_not_replayed(const struct co_check *c,
+                             const struct co_resource *res,
+                             const struct co_baseline *b, enum co_status *st,
+                             bool have[2], char *why, size_t whylen)
+{
+    for (int i = 0; i < 2 && why[0] == '\0'; i++) {
+        const struct co_baseline *sb = co_baseline_side(b, i == 0);
+        const char *side = i == 0 ? "source" : "target";
+
+        if (sb == NULL)
+            continue;
+        if (!co_baseline_has(sb, res)) {
+            *st = CO_ERROR;
+            snprintf(why, whylen,
+                     "the baseline snapshot (taken %s) has no %s resource "
+                     "\"%s\"; take the snapshot again with this config",
+                     co_baseline_taken_at(sb), co_kind_name(res->kind),
+                     res->name);
+        } else if (!(c->flags & CO_CHECK_SNAPSHOT)) {
+            snprintf(why, whylen,
+                     "the %s is replaced by the baseline snapshot (taken %s) "
+                     "and this check needs the live server",
+                     side, co_baseline_taken_at(sb));
+        }
+        have[i] = true;
+    }
 }
 
 /* Why a (check x resource) task does not run, in why (empty: it runs),
@@ -444,26 +476,13 @@ static void why_not(const struct co_check *c,
                 snprintf(why, whylen, "no %s configured to snapshot", side);
             return;
         }
-        if (!co_baseline_has(b, res)) {
-            *st = CO_ERROR;
-            snprintf(why, whylen,
-                     "the baseline snapshot (taken %s) has no %s resource "
-                     "\"%s\"; take the snapshot again with this config",
-                     co_baseline_taken_at(b), co_kind_name(res->kind),
-                     res->name);
+        bool have[2] = {src, tgt};
+
+        why_not_replayed(c, res, b, st, have, why, whylen);
+        if (why[0] != '\0')
             return;
-        }
-        if (!(c->flags & CO_CHECK_SNAPSHOT)) {
-            snprintf(why, whylen,
-                     "the %s is replaced by the baseline snapshot (taken %s) "
-                     "and this check needs the live server",
-                     side, co_baseline_taken_at(b));
-            return;
-        }
-        if (bs)
-            src = true;
-        else
-            tgt = true;
+        src = have[0];
+        tgt = have[1];
     }
     if (pair && !(src && tgt))
         snprintf(why, whylen, "needs both sides; no %s configured",

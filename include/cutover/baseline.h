@@ -54,6 +54,16 @@ int co_baseline_save(struct co_baseline *b, const char *path, char *err,
                      size_t errlen);
 void co_baseline_free(struct co_baseline *b); /* NULL is fine */
 
+/* Joins twin, a baseline standing in for the other side (a second
+ * `--baseline`): both sides are then answered by snapshots and no server
+ * is contacted for them: the comparison of two recorded sessions. b owns
+ * twin from then on. -1 with a reason in err when both stand for the
+ * same side (twin is the caller's still). */
+int co_baseline_pair(struct co_baseline *b, struct co_baseline *twin,
+                     char *err, size_t errlen);
+/* The baseline standing in for a side: b, its twin, or NULL. */
+struct co_baseline *co_baseline_side(const struct co_baseline *b, bool source);
+
 /* The side it replaces: the side it was taken from unless set_side moved
  * it (`--baseline-as`). */
 bool co_baseline_is_source(const struct co_baseline *b);
