@@ -16,6 +16,7 @@
 
 #include "cutover/check.h"
 #include "cutover/pg.h"
+#include "sides.h"
 
 static const char *const connect_sql =
     "SELECT current_setting('server_version'), coalesce(s.ssl, false), "
@@ -78,16 +79,12 @@ static int pg_connect_run(struct co_run *run)
     struct co_pg *pg[2];
     PGresult *out[2] = {NULL, NULL};
     struct co_run connect_run = *run;
-    int64_t left = co_run_remaining_ms(run);
 
-    /* A side that never answers would hold the connect phase until the
-     * deadline; keep a little time for the side that did answer. */
-    connect_run.deadline -= left / 5 < 1000 ? left / 5 : 1000;
-    if (url[0] == NULL && url[1] == NULL) {
-        snprintf(run->errstr, sizeof(run->errstr),
-                 "neither source nor target is configured");
+    if (co_sides_configured(run) < 0)
         return -1;
-    }
+    /* A side that never answers would hold the connect phase until the
+     * deadline. */
+    connect_run.deadline = co_sides_connect_deadline(run);
     co_pg_pool_open(&pool, &connect_run, 1);
     pg[0] = pool.src[0];
     pg[1] = pool.tgt[0];

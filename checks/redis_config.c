@@ -18,6 +18,7 @@
 
 #include "cutover/check.h"
 #include "cutover/redis.h"
+#include "sides.h"
 
 struct side_conf {
     char policy[64];
@@ -154,16 +155,9 @@ static int redis_config_run(struct co_run *run)
     struct co_redis *r[2] = {NULL, NULL};
     bool queues = has_queues(run);
 
-    if (url[0] == NULL && url[1] == NULL) {
-        snprintf(run->errstr, sizeof(run->errstr),
-                 "neither source nor target is configured");
+    if (co_sides_configured(run) < 0)
         return -1;
-    }
-    int64_t left = co_run_remaining_ms(run);
-
-    /* Keep a little time for the side that did answer. */
-    co_redis_pair_connect(
-        run, run->deadline - (left / 5 < 1000 ? left / 5 : 1000), r);
+    co_redis_pair_connect(run, co_sides_connect_deadline(run), r);
     /* Target first: it is the side the cutover moves to. */
     for (int k = 1; k >= 0; k--) {
         struct side_conf c;

@@ -17,6 +17,7 @@
 
 #include "cutover/check.h"
 #include "cutover/redis.h"
+#include "sides.h"
 
 /* "Redis 7.0.15" or "Valkey 8.0.1", from INFO server. */
 static void server_name(const char *info, char *out, size_t outlen)
@@ -100,16 +101,10 @@ static int redis_connect_run(struct co_run *run)
     const char *url[2] = {run->res->source, run->res->target};
     const char *names[2] = {"source", "target"};
     struct co_redis *r[2] = {NULL, NULL};
-    int64_t left = co_run_remaining_ms(run);
 
-    if (url[0] == NULL && url[1] == NULL) {
-        snprintf(run->errstr, sizeof(run->errstr),
-                 "neither source nor target is configured");
+    if (co_sides_configured(run) < 0)
         return -1;
-    }
-    /* Keep a little time for the side that did answer. */
-    co_redis_pair_connect(
-        run, run->deadline - (left / 5 < 1000 ? left / 5 : 1000), r);
+    co_redis_pair_connect(run, co_sides_connect_deadline(run), r);
     for (int i = 0; i < 2; i++) {
         if (url[i] == NULL)
             continue;

@@ -157,28 +157,30 @@ static void add_report_help(struct co_buf *b)
     }
 }
 
+/* head, the formats' part (add), rest: built into b once. */
+static const char *with_reports(struct co_buf *b, const char *head,
+                                void (*add)(struct co_buf *), const char *rest)
+{
+    if (b->len == 0) {
+        co_buf_puts(b, head);
+        add(b);
+        co_buf_puts(b, rest);
+    }
+    return b->s;
+}
+
 static const char *usage_text(void)
 {
     static struct co_buf b;
 
-    if (b.len == 0) {
-        co_buf_puts(&b, usage_head);
-        add_report_synopsis(&b);
-        co_buf_puts(&b, usage_rest);
-    }
-    return b.s;
+    return with_reports(&b, usage_head, add_report_synopsis, usage_rest);
 }
 
 static const char *help_text(void)
 {
     static struct co_buf b;
 
-    if (b.len == 0) {
-        co_buf_puts(&b, help_head);
-        add_report_help(&b);
-        co_buf_puts(&b, help_rest);
-    }
-    return b.s;
+    return with_reports(&b, help_head, add_report_help, help_rest);
 }
 
 static int usage_error(const char *fmt, ...) CO_PRINTF(1, 2);

@@ -501,10 +501,16 @@ static void store_string(void *field, char *s)
     *f = s;
 }
 
-static int set_str(struct loader *L, const struct co_cfg_key *key,
-                   yaml_node_t *v, void *field)
+typedef int (*value_check_fn)(struct loader *L, const struct co_cfg_key *key,
+                              yaml_node_t *v, const char *s);
+
+/* A string scalar (`what` in the error when it is not one), stored in
+ * field once check accepts it; an empty one leaves the field as it is. */
+static int set_checked(struct loader *L, const struct co_cfg_key *key,
+                       yaml_node_t *v, void *field, const char *what,
+                       value_check_fn check)
 {
-    char *s = scalar_value(L, v, "a string");
+    char *s = scalar_value(L, v, what);
 
     if (s == NULL)
         return -1;
@@ -512,12 +518,18 @@ static int set_str(struct loader *L, const struct co_cfg_key *key,
         free(s);
         return 0;
     }
-    if (run_check(L, key, v, s) < 0) {
+    if (check(L, key, v, s) < 0) {
         free(s);
         return -1;
     }
     store_string(field, s);
     return 0;
+}
+
+static int set_str(struct loader *L, const struct co_cfg_key *key,
+                   yaml_node_t *v, void *field)
+{
+    return set_checked(L, key, v, field, "a string", run_check);
 }
 
 static bool in_choices(const char *const *choices, const char *s)
@@ -553,25 +565,19 @@ static int check_url(struct loader *L, const struct co_cfg_key *key,
     return rc;
 }
 
+/* The URL's secrets are registered first of all, so that every later
+ * message can be masked. */
+static int register_check_url(struct loader *L, const struct co_cfg_key *key,
+                              yaml_node_t *v, const char *s)
+{
+    co_secret_register_url(s);
+    return check_url(L, key, v, s);
+}
+
 static int set_url(struct loader *L, const struct co_cfg_key *key,
                    yaml_node_t *v, void *field)
 {
-    char *s = scalar_value(L, v, "a URL");
-
-    if (s == NULL)
-        return -1;
-    if (*s == '\0') {
-        free(s);
-        return 0;
-    }
-    /* First of all, so that every later message can be masked. */
-    co_secret_register_url(s);
-    if (check_url(L, key, v, s) < 0) {
-        free(s);
-        return -1;
-    }
-    store_string(field, s);
-    return 0;
+    return set_checked(L, key, v, field, "a URL", register_check_url);
 }
 
 static char *resolve_path(struct loader *L, const char *p)

@@ -58,16 +58,10 @@ static void add_escaped(struct co_buf *b, const char *s, bool prop)
 static char *annotation_message(const struct co_case *c)
 {
     char *msg = co_report_case_message(c);
-    struct co_buf b;
+    char *body = co_report_case_body(c, msg);
 
-    co_buf_init(&b);
-    co_buf_puts(&b, msg);
-    if (c->source != NULL)
-        co_buf_addf(&b, "\nsource: %s", c->source);
-    if (c->target != NULL)
-        co_buf_addf(&b, "\ntarget: %s", c->target);
     free(msg);
-    return co_buf_take(&b);
+    return body;
 }
 
 static void add_command(struct co_buf *b, const char *level,
@@ -132,20 +126,12 @@ static int github_write(const struct co_report *rep,
     static const enum co_status bad[] = {CO_FAIL, CO_ERROR};
     static const enum co_status warn[] = {CO_WARN};
     struct co_buf b;
-    int rc = 0;
 
     (void)opts;
     co_buf_init(&b);
     add_level(&b, rep, "error", bad, 2, "failed or could-not-check cases");
     add_level(&b, rep, "warning", warn, 1, "warnings");
-    errno = 0;
-    if (b.len > 0 && (fwrite(b.s, 1, b.len, out) != b.len || ferror(out))) {
-        if (errno == 0)
-            errno = EIO;
-        rc = -1;
-    }
-    co_buf_free(&b);
-    return rc;
+    return co_report_put(&b, out);
 }
 
 const struct co_reporter co_reporter_github = {

@@ -47,6 +47,16 @@ static int jset(json_t *obj, const char *key, json_t *v)
     return json_object_set_new(obj, key, v);
 }
 
+/* o once every jset on it succeeded (rc 0); else NULL, o freed. */
+static json_t *jdone(json_t *o, int rc)
+{
+    if (rc != 0) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
+}
+
 static json_t *case_json(const struct co_case *c)
 {
     json_t *o = json_object();
@@ -60,11 +70,7 @@ static json_t *case_json(const struct co_case *c)
     rc |= jset(o, "source", jstr(c->source));
     rc |= jset(o, "target", jstr(c->target));
     rc |= jset(o, "duration_ms", jms(c->duration_ms));
-    if (rc != 0) {
-        json_decref(o);
-        return NULL;
-    }
-    return o;
+    return jdone(o, rc);
 }
 
 static json_t *result_json(const struct co_result *r)
@@ -83,11 +89,7 @@ static json_t *result_json(const struct co_result *r)
     rc |= jset(o, "check", jstr(r->check ? r->check : ""));
     rc |= jset(o, "resource", jstr(r->resource ? r->resource : ""));
     rc |= jset(o, "cases", cases);
-    if (rc != 0) {
-        json_decref(o);
-        return NULL;
-    }
-    return o;
+    return jdone(o, rc);
 }
 
 static json_t *summary_json(const struct co_report *rep)
@@ -104,11 +106,7 @@ static json_t *summary_json(const struct co_report *rep)
     rc |= jset(o, "failed", json_integer((json_int_t)s.failed));
     rc |= jset(o, "errors", json_integer((json_int_t)s.errors));
     rc |= jset(o, "skipped", json_integer((json_int_t)s.skipped));
-    if (rc != 0) {
-        json_decref(o);
-        return NULL;
-    }
-    return o;
+    return jdone(o, rc);
 }
 
 static json_t *report_json(const struct co_report *rep)
@@ -139,11 +137,7 @@ static json_t *report_json(const struct co_report *rep)
     rc |= jset(o, "exit_code", json_integer(co_report_exit_code(rep)));
     rc |= jset(o, "summary", summary_json(rep));
     rc |= jset(o, "checks", checks);
-    if (rc != 0) {
-        json_decref(o);
-        return NULL;
-    }
-    return o;
+    return jdone(o, rc);
 }
 
 static int json_write(const struct co_report *rep,
@@ -161,12 +155,7 @@ static int json_write(const struct co_report *rep,
     errno = 0;
     rc = json_dumpf(root, out, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     json_decref(root);
-    if (rc != 0 || fputc('\n', out) == EOF || ferror(out)) {
-        if (errno == 0)
-            errno = EIO;
-        return -1;
-    }
-    return 0;
+    return co_report_written(out, rc != 0 || fputc('\n', out) == EOF);
 }
 
 const struct co_reporter co_reporter_json = {

@@ -214,20 +214,6 @@ static void write_properties(struct junit *j, size_t first)
     j_end(j);
 }
 
-/* The text of a failure or error: the message, then the two values. */
-static char *case_body(const struct co_case *c, const char *message)
-{
-    struct co_buf b;
-
-    co_buf_init(&b);
-    co_buf_puts(&b, message);
-    if (c->source != NULL)
-        co_buf_addf(&b, "\nsource: %s", c->source);
-    if (c->target != NULL)
-        co_buf_addf(&b, "\ntarget: %s", c->target);
-    return co_buf_take(&b);
-}
-
 static void write_verdict(struct junit *j, const struct co_case *c)
 {
     const char *elem = NULL;
@@ -243,7 +229,7 @@ static void write_verdict(struct junit *j, const struct co_case *c)
         j_attr(j, "type", co_status_name(c->status));
         j_attr(j, "message", msg);
         /* Message in the text too: GitLab shows only the text. */
-        body = case_body(c, msg);
+        body = co_report_case_body(c, msg);
         j_text(j, body);
         free(body);
         free(msg);
@@ -511,12 +497,7 @@ static int junit_write(const struct co_report *rep,
     xmlFreeTextWriter(j.w);
     xmlSetGenericErrorFunc(old_ctx, old_handler);
     co_strset_free(&j.seen);
-    if (j.failed || ferror(out)) {
-        if (errno == 0)
-            errno = EIO;
-        return -1;
-    }
-    return 0;
+    return co_report_written(out, j.failed);
 }
 
 const struct co_reporter co_reporter_junit = {

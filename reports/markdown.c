@@ -179,7 +179,6 @@ static int markdown_write(const struct co_report *rep,
     struct co_summary s;
     struct co_buf b;
     size_t left, total;
-    int rc;
 
     (void)opts;
     co_report_summary(rep, &s);
@@ -197,9 +196,7 @@ static int markdown_write(const struct co_report *rep,
         if (left > 0)
             co_buf_addf(&b, "\n... and %zu more\n", left);
     }
-    rc = co_buf_write(&b, out);
-    co_buf_free(&b);
-    return rc;
+    return co_report_put(&b, out);
 }
 
 const struct co_reporter co_reporter_markdown = {

@@ -249,12 +249,7 @@ static int openmetrics_write(const struct co_report *rep,
     write_cases(rep, out);
     write_durations(rep, out);
     write_summary(rep, out);
-    if (ferror(out)) {
-        if (errno == 0)
-            errno = EIO;
-        return -1;
-    }
-    return 0;
+    return co_report_written(out, false);
 }
 
 const struct co_reporter co_reporter_openmetrics = {

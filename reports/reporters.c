@@ -129,6 +129,37 @@ char *co_report_case_message(const struct co_case *c)
     return co_asprintf(COULD_NOT_CHECK ": %s", m);
 }
 
+char *co_report_case_body(const struct co_case *c, const char *message)
+{
+    struct co_buf b;
+
+    co_buf_init(&b);
+    co_buf_puts(&b, message);
+    if (c->source != NULL)
+        co_buf_addf(&b, "\nsource: %s", c->source);
+    if (c->target != NULL)
+        co_buf_addf(&b, "\ntarget: %s", c->target);
+    return co_buf_take(&b);
+}
+
+int co_report_written(FILE *out, bool failed)
+{
+    if (failed || ferror(out)) {
+        if (errno == 0)
+            errno = EIO;
+        return -1;
+    }
+    return 0;
+}
+
+int co_report_put(struct co_buf *b, FILE *out)
+{
+    int rc = b->len > 0 ? co_buf_write(b, out) : 0;
+
+    co_buf_free(b);
+    return rc;
+}
+
 /* ---- atomic file output --------------------------------------------------
  */
 

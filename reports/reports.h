@@ -10,8 +10,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "cutover/result.h"
+#include "cutover/util.h"
 
 extern const struct co_reporter co_reporter_junit;
 extern const struct co_reporter co_reporter_json;
@@ -30,6 +32,20 @@ char *co_report_title(const struct co_result *r, const struct co_case *c);
  * "could not check: " (unless it already does), so it reads apart from
  * a failure where a consumer shows both the same way. Allocated. */
 char *co_report_case_message(const struct co_case *c);
+
+/* message, then "\nsource: S" and "\ntarget: T" for the values the case
+ * compares (those it has): the long text of a case on CI surfaces (a
+ * JUnit failure's body, a workflow annotation). Allocated. */
+char *co_report_case_body(const struct co_case *c, const char *message);
+
+/* How a reporter's write ends: 0, or -1 when failed is set or out has
+ * its error flag, with errno as the failing call left it (EIO when
+ * nothing set it). */
+int co_report_written(FILE *out, bool failed);
+
+/* Writes the whole of b to out (nothing when b is empty), frees b, and
+ * ends like co_report_written. For the formats built in a co_buf. */
+int co_report_put(struct co_buf *b, FILE *out);
 
 /* Marks an invalid sequence in co_utf8_next's *cp. */
 #define CO_UTF8_BAD UINT32_MAX

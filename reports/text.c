@@ -194,7 +194,6 @@ static int text_write(const struct co_report *rep,
     const struct co_report_opts *o = opts ? opts : &none;
     struct co_buf b;
     size_t i;
-    int rc;
 
     co_buf_init(&b);
     for (i = 0; i < rep->nresults; i++)
@@ -203,9 +202,7 @@ static int text_write(const struct co_report *rep,
     if (rep->nresults == 0)
         co_buf_puts(&b, "no checks ran\n\n");
     add_summary(&b, rep, o);
-    rc = co_buf_write(&b, out);
-    co_buf_free(&b);
-    return rc;
+    return co_report_put(&b, out);
 }
 
 const struct co_reporter co_reporter_text = {
