@@ -38,6 +38,7 @@ static const char usage_head[] =
 static const char usage_rest[] =
     "                        [--baseline FILE] [--baseline-as "
     "source|target]\n"
+    "                        [--baseline FILE --baseline FILE]\n"
     "                        [--jobs N] [--timeout DUR] [--strict]\n"
     "                        [--color auto|always|never] "
     "[--quiet|--verbose]\n"
