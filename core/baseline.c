@@ -576,24 +576,30 @@ const char *co_run_url(const struct co_run *run, bool source)
     return source ? res->source : res->target;
 }
 
+/* The facts of run's check in the recorded entry of its resource, made
+ * when absent. Called with b->mu held. */
+static json_t *mine_of(struct co_baseline *b, struct co_run *run)
+{
+    json_t *facts = json_object_get(entry_of(b, run->res, run), "facts");
+    json_t *mine = json_object_get(facts, run->check->id);
+
+    if (mine == NULL) {
+        mine = json_object();
+        json_object_set_new(facts, run->check->id, mine);
+    }
+    return mine;
+}
+
 void co_run_fact_put(struct co_run *run, const char *key, json_t *value)
 {
     struct co_baseline *b = run->baseline;
-    json_t *e, *facts, *mine;
 
     if (b == NULL || !b->recording) {
         json_decref(value);
         return;
     }
     pthread_mutex_lock(&b->mu);
-    e = entry_of(b, run->res, run);
-    facts = json_object_get(e, "facts");
-    mine = json_object_get(facts, run->check->id);
-    if (mine == NULL) {
-        mine = json_object();
-        json_object_set_new(facts, run->check->id, mine);
-    }
-    json_object_set_new(mine, key, value);
+    json_object_set_new(mine_of(b, run), key, value);
     pthread_mutex_unlock(&b->mu);
 }
 
@@ -626,20 +632,14 @@ static void fact_put_sub(struct co_run *run, const char *key, const char *sub,
                          json_t *value)
 {
     struct co_baseline *b = run->baseline;
-    json_t *e, *facts, *mine, *at;
+    json_t *mine, *at;
 
     if (sub == NULL || b == NULL || !b->recording) {
         co_run_fact_put(run, key, value);
         return;
     }
     pthread_mutex_lock(&b->mu);
-    e = entry_of(b, run->res, run);
-    facts = json_object_get(e, "facts");
-    mine = json_object_get(facts, run->check->id);
-    if (mine == NULL) {
-        mine = json_object();
-        json_object_set_new(facts, run->check->id, mine);
-    }
+    mine = mine_of(b, run);
     at = json_object_get(mine, key);
     if (!json_is_object(at)) {
         at = json_object();
