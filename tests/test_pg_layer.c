@@ -656,6 +656,7 @@ struct run_ctx {
     struct co_pg_pool *pool;
     const char *sql;
     size_t cancel_at; /* the unit that sets `cancel` (SIZE_MAX: none) */
+    bool gather;      /* the first pool->n units wait for each other */
     atomic_int *cancel;
     atomic_int calls[RUN_UNITS], folds[RUN_UNITS];
     atomic_int busy[8], used[8]; /* per pair */
@@ -699,6 +700,14 @@ static void run_unit(void *arg, size_t unit, struct co_pg *pair[2])
     most = atomic_load(&c->most);
     while (now > most && !atomic_compare_exchange_weak(&c->most, &most, now))
         ;
+    /* all pairs at once, however slowly their threads start: wait (at
+     * most 5 s) until every pair holds one of the first units */
+    for (int64_t until = co_now_ms() + 5000;
+         c->gather && unit < (size_t)c->pool->n &&
+         atomic_load(&c->most) < c->pool->n && co_now_ms() < until;) {
+        struct timespec ts = {0, 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
     if (unit == c->cancel_at) /* set while the others are mid-unit */
         atomic_store(c->cancel, 1);
     if (co_pg_pair_exec(pair, c->sql, 0, NULL, co_now_ms() + 10000, NULL,
@@ -744,6 +753,7 @@ static void pool_run_all_units(struct co_pg_pool *pool)
     int64_t t0 = co_now_ms();
 
     run_ctx_init(&c, pool, "SELECT pg_sleep(0.05)", SIZE_MAX, NULL);
+    c.gather = true;
     ck_assert_int_eq(co_pg_pool_run(pool, 40, run_unit, run_fold, &c,
                                     co_now_ms() + 20000, NULL),
                      CO_PG_OK);
