@@ -156,10 +156,11 @@ int co_pg_pool_map(struct co_pg_pool *pool, size_t njobs, co_pg_sql_fn sql,
  * started finishes; fn's own statements stop at the same deadline).
  *
  * Returns CO_PG_OK when every unit was handed out, else CO_PG_CANCELLED
- * (the flag) or CO_PG_TIMEOUT (the deadline): units from there on got
- * no fn and no fold call (co_pg_err_name says "interrupted" or "timed
- * out"). CO_PG_OTHER when pool has no pair. nunits 0 returns CO_PG_OK
- * without a call. */
+ * (the flag) or CO_PG_TIMEOUT (the deadline): some units got no fn and
+ * no fold call (which ones depends on timing, so the caller tells by its
+ * own per-unit state; co_pg_err_name says "interrupted" or "timed out"
+ * for the units it reports). CO_PG_OTHER when pool has no pair. nunits 0
+ * returns CO_PG_OK without a call. Returns when every call returned. */
 typedef void (*co_pg_unit_fn)(void *ctx, size_t unit, struct co_pg *pair[2]);
 enum co_pg_err co_pg_pool_run(struct co_pg_pool *pool, size_t nunits,
                               co_pg_unit_fn fn, co_pg_unit_fn fold, void *ctx,
