@@ -48,16 +48,17 @@
  * max_keys are named and a fetch budget is spent; the count is then a
  * lower bound ("at least 5000 rows differ").
  *
- * Work runs in three phases over a pool of min(settings.jobs, tables)
- * session pairs, one thread per pair (the layer's pool_map runs single
- * statements without parameters; this is a conversation): prepare each
- * table's root segments, run every root pass (tables in parallel), then
- * bisect each table that differs. Threads only run SQL and fill their table's
- * state; cases are added at the end, in table order, from the check's thread.
- * Progress (co_run_progress) counts the source rows of root chunks as they
- * end; under --shard I/N the check sees its shard's tables only.
+ * Work runs in three phases over a pool of min(settings.jobs, units)
+ * session pairs, each phase one co_pg_pool_run (pg.h: a function per
+ * unit, on whichever pair is free; this is a conversation, not one
+ * statement per job): prepare each table's root segments, run every root
+ * chunk (tables in parallel), then bisect each table that differs. A unit
+ * only runs SQL and fills its own table's state; root chunks merge into
+ * their table's buckets in the pool's fold step, one at a time. Cases are
+ * added at the end, in table order, from the check's thread. Progress
+ * (co_run_progress) counts the source rows of root chunks as they end;
+ * under --shard I/N the check sees its shard's tables only.
  */
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -145,7 +146,7 @@ struct split {
 
 /* One table being compared. */
 struct tctx {
-    struct co_pg **pg; /* the pair of whichever worker holds the table */
+    struct co_pg **pg; /* the pool's pair working on the table (per unit) */
     const struct opts *o;
     const struct co_pgtab_pair *pair;
     const struct co_pgtab_col *key;
@@ -177,10 +178,15 @@ struct tctx {
     struct verdict v;
 };
 
-/* One root chunk of one table. */
+/* One root chunk of one table, and its answers from chunk_unit until
+ * chunk_fold merges them. */
 struct unit {
     size_t t;
     int k;
+    bool skipped; /* the table failed or is empty: nothing was run */
+    int rc;
+    PGresult *res[2];
+    int64_t t0;
 };
 
 struct shared {
@@ -189,25 +195,14 @@ struct shared {
     struct unit *units;
     size_t nunits;
     struct opts o;
-    pthread_mutex_t lock; /* root buckets and errors during phase 2 */
-    /* progress (under lock): source rows hashed by the root pass, and
-     * the total as estimated, each table's estimate replaced by its
+    /* why the phases stopped before every table was judged (CO_PG_OK:
+     * they did not) */
+    enum co_pg_err stop;
+    /* progress (chunk_fold only): source rows hashed by the root pass,
+     * and the total as estimated, each table's estimate replaced by its
      * count once all its chunks are in */
     struct co_run *run;
     long long pdone, ptotal;
-};
-
-struct worker;
-typedef void (*phase_fn)(struct worker *w, size_t item);
-
-struct worker {
-    pthread_t th;
-    bool started;
-    struct co_pg *pg[2];
-    struct shared *sh;
-    phase_fn fn;
-    size_t nitems;
-    atomic_size_t *next;
 };
 
 /* ---- statements with bound parameters ----------------------------------- */
@@ -1179,7 +1174,7 @@ static long long result_rows(const PGresult *r)
     return n;
 }
 
-/* One root chunk of c done (or skipped: rows 0). Called with sh->lock. */
+/* One root chunk of c done (or skipped: rows 0). From chunk_fold. */
 static void chunk_progress(struct shared *sh, struct tctx *c, long long rows)
 {
     c->rows_seen += rows;
@@ -1189,34 +1184,52 @@ static void chunk_progress(struct shared *sh, struct tctx *c, long long rows)
     co_run_progress(sh->run, sh->pdone, sh->ptotal, "rows");
 }
 
-static void root_chunk(struct worker *w, struct tctx *c, int k)
+/* Runs root chunk u on pair; chunk_fold takes the answers. */
+static void chunk_unit(void *ctx, size_t i, struct co_pg *pair[2])
 {
-    struct shared *sh = w->sh;
-    PGresult *res[2];
-    const char *why = NULL;
+    struct shared *sh = ctx;
+    struct unit *u = &sh->units[i];
+    struct tctx *c = &sh->t[u->t];
     struct q q;
-    int64_t t0 = co_now_ms();
-    int rc;
 
+    u->t0 = co_now_ms();
+    if (c->failed || c->empty) {
+        u->skipped = true;
+        return;
+    }
     q_init(&q);
-    split_sql(&q, c, &c->root, &c->rs, k, c->nchunks);
-    rc = co_pg_pair_exec(w->pg, q.sql.s, q.n, q_params(&q), sh->o.deadline,
-                         sh->o.cancel, res);
+    split_sql(&q, c, &c->root, &c->rs, u->k, c->nchunks);
+    u->rc = co_pg_pair_exec(pair, q.sql.s, q.n, q_params(&q), sh->o.deadline,
+                            sh->o.cancel, u->res);
     q_free(&q);
-    pthread_mutex_lock(&sh->lock);
-    if (rc != 0) {
-        for (int i = 0; i < 2; i++)
-            if (res[i] == NULL)
-                note_error(c, w->pg[i]);
-    } else if (accumulate(&c->rs, res, &why) != 0) {
+}
+
+/* Merges root chunk u into its table's buckets (one fold at a time). */
+static void chunk_fold(void *ctx, size_t i, struct co_pg *pair[2])
+{
+    struct shared *sh = ctx;
+    struct unit *u = &sh->units[i];
+    struct tctx *c = &sh->t[u->t];
+    const char *why = NULL;
+
+    if (u->skipped) {
+        chunk_progress(sh, c, 0);
+        return;
+    }
+    if (u->rc != 0) {
+        for (int s = 0; s < 2; s++)
+            if (u->res[s] == NULL)
+                note_error(c, pair[s]);
+    } else if (accumulate(&c->rs, u->res, &why) != 0) {
         snprintf(c->err, sizeof(c->err), "%s", why);
         c->failed = true;
     }
-    c->ms += co_now_ms() - t0;
-    chunk_progress(sh, c, rc == 0 ? result_rows(res[0]) : 0);
-    pthread_mutex_unlock(&sh->lock);
-    PQclear(res[0]);
-    PQclear(res[1]);
+    c->ms += co_now_ms() - u->t0;
+    chunk_progress(sh, c, u->rc == 0 ? result_rows(u->res[0]) : 0);
+    for (int s = 0; s < 2; s++) {
+        PQclear(u->res[s]);
+        u->res[s] = NULL;
+    }
 }
 
 /* ---- phase 3: bisect and verdict ---------------------------------------- */
@@ -1431,14 +1444,15 @@ static void tctx_free(struct tctx *c)
     free(c->v.tgt);
 }
 
-/* ---- workers and phases ------------------------------------------------- */
+/* ---- phases ------------------------------------------------------------ */
 
-static void phase_prepare(struct worker *w, size_t i)
+static void phase_prepare(void *ctx, size_t i, struct co_pg *pair[2])
 {
-    struct tctx *c = &w->sh->t[i];
+    struct shared *sh = ctx;
+    struct tctx *c = &sh->t[i];
     int64_t t0 = co_now_ms();
 
-    c->pg = w->pg;
+    c->pg = pair;
     if (c->o->replay && c->partial) {
         /* the baseline hashed whole rows of the columns it had */
         snprintf(c->err, sizeof(c->err),
@@ -1451,64 +1465,17 @@ static void phase_prepare(struct worker *w, size_t i)
     }
     c->ms += co_now_ms() - t0;
     c->rs.b = co_calloc((size_t)c->rs.nb + 1, sizeof(*c->rs.b));
+    c->pg = NULL;
 }
 
-static void phase_chunk(struct worker *w, size_t i)
+static void phase_finish(void *ctx, size_t i, struct co_pg *pair[2])
 {
-    struct unit *u = &w->sh->units[i];
-    struct tctx *c = &w->sh->t[u->t];
+    struct shared *sh = ctx;
+    struct tctx *c = &sh->t[i];
 
-    if (!c->failed && !c->empty) {
-        root_chunk(w, c, u->k);
-        return;
-    }
-    pthread_mutex_lock(&w->sh->lock);
-    chunk_progress(w->sh, c, 0);
-    pthread_mutex_unlock(&w->sh->lock);
-}
-
-static void phase_finish(struct worker *w, size_t i)
-{
-    struct tctx *c = &w->sh->t[i];
-
-    c->pg = w->pg;
+    c->pg = pair;
     finish(c);
-}
-
-static void *worker_main(void *arg)
-{
-    struct worker *w = arg;
-    const struct opts *o = &w->sh->o;
-
-    for (;;) {
-        size_t i = atomic_fetch_add(w->next, 1);
-        if (i >= w->nitems || co_now_ms() >= o->deadline ||
-            (o->cancel && atomic_load(o->cancel)))
-            break;
-        w->fn(w, i);
-    }
-    return NULL;
-}
-
-/* Runs fn over nitems items on every worker; the check's own thread is
- * worker 0. Returns when all are done. */
-static void run_phase(struct worker *w, int n, phase_fn fn, size_t nitems)
-{
-    atomic_size_t next;
-
-    atomic_init(&next, 0);
-    for (int i = 0; i < n; i++) {
-        w[i].fn = fn;
-        w[i].nitems = nitems;
-        w[i].next = &next;
-        w[i].started = false;
-    }
-    for (int i = 1; i < n && (size_t)i < nitems; i++)
-        w[i].started = pthread_create(&w[i].th, NULL, worker_main, &w[i]) == 0;
-    worker_main(&w[0]);
-    for (int i = 1; i < n; i++)
-        if (w[i].started)
-            pthread_join(w[i].th, NULL);
+    c->pg = NULL;
 }
 
 static void build_units(struct shared *sh)
@@ -1525,27 +1492,26 @@ static void build_units(struct shared *sh)
         }
 }
 
+/* The three phases, each over the pool; a phase that stopped (deadline,
+ * interrupt) leaves the next ones nothing to do. */
 static void run_all(struct co_run *run, struct co_pg_pool *pool,
                     struct shared *sh)
 {
-    struct worker *w;
-    int n;
+    const struct opts *o = &sh->o;
+    enum co_pg_err st;
 
     build_units(sh);
     co_pgtab_grow(pool, run,
-                  (size_t)sh->o.jobs < sh->nunits ? sh->o.jobs
-                                                  : (int)sh->nunits);
-    n = pool->n;
-    w = co_calloc((size_t)n, sizeof(*w));
-    for (int i = 0; i < n; i++) {
-        w[i].pg[0] = pool->src[i];
-        w[i].pg[1] = pool->tgt[i];
-        w[i].sh = sh;
-    }
-    run_phase(w, n, phase_prepare, sh->nt);
-    run_phase(w, n, phase_chunk, sh->nunits);
-    run_phase(w, n, phase_finish, sh->nt);
-    free(w);
+                  (size_t)o->jobs < sh->nunits ? o->jobs : (int)sh->nunits);
+    st = co_pg_pool_run(pool, sh->nt, phase_prepare, NULL, sh, o->deadline,
+                        o->cancel);
+    if (st == CO_PG_OK)
+        st = co_pg_pool_run(pool, sh->nunits, chunk_unit, chunk_fold, sh,
+                            o->deadline, o->cancel);
+    if (st == CO_PG_OK)
+        st = co_pg_pool_run(pool, sh->nt, phase_finish, NULL, sh, o->deadline,
+                            o->cancel);
+    sh->stop = st;
     free(sh->units);
 }
 
@@ -1614,8 +1580,7 @@ static void report(struct co_run *run, struct co_pgtab_pair *pairs,
                            v->ms, "%s", v->msg);
         else
             co_case_addf(run, CO_ERROR, pairs[i].src->qual, NULL, NULL,
-                         "not compared: %s",
-                         co_run_cancelled(run) ? "interrupted" : "timed out");
+                         "not compared: %s", co_pg_err_name(sh->stop));
     }
 }
 
@@ -1628,7 +1593,6 @@ static void compare_all(struct co_run *run, struct co_pg_pool *pool,
 
     memset(&sh, 0, sizeof(sh));
     read_opts(run, &sh.o);
-    pthread_mutex_init(&sh.lock, NULL);
     sh.t = co_calloc(npairs + 1, sizeof(*sh.t));
     sh.run = run;
     for (size_t i = 0; i < npairs; i++)
@@ -1643,7 +1607,6 @@ static void compare_all(struct co_run *run, struct co_pg_pool *pool,
     for (size_t i = 0; i < sh.nt; i++)
         tctx_free(&sh.t[i]);
     free(sh.t);
-    pthread_mutex_destroy(&sh.lock);
 }
 
 static int checksum_run(struct co_run *run)

@@ -19,6 +19,10 @@
  *    PQsendQueryParams (text format), read with PQconsumeInput/PQisBusy,
  *    results collected with PQgetResult. exec, pair_exec, stream and
  *    pool_map are all "run these ops in one poll loop".
+ *  - co_pg_pool_run is the other way to use a pool: one thread per
+ *    session pair (co_parallel's), each taking units and running the
+ *    caller's function on its pair, for work that is a conversation
+ *    (pg.checksum's bisection) rather than one statement per job.
  *
  * Cancelling: PQcancel (libpq 15 has no non-blocking cancel) opens a new
  * connection and waits for the server to close it; against a stopped
@@ -1482,6 +1486,82 @@ int co_pg_pool_map(struct co_pg_pool *pool, size_t njobs, co_pg_sql_fn sql,
     free(ops);
     free(sl);
     return next == njobs ? 0 : -1;
+}
+
+/* co_pg_pool_run: one loop per session pair, on co_parallel's threads. */
+struct pool_run {
+    struct co_pg_pool *pool;
+    size_t nunits;
+    atomic_size_t next;
+    co_pg_unit_fn fn, fold;
+    void *ctx;
+    int64_t deadline;
+    const atomic_int *cancel;
+    atomic_int stop;      /* enum co_pg_err: why units stopped going out */
+    pthread_mutex_t lock; /* one fold at a time */
+};
+
+/* Why no unit may start now, or CO_PG_OK. */
+static enum co_pg_err pool_run_stopped(const struct pool_run *r)
+{
+    if (co_cancelled(r->cancel))
+        return CO_PG_CANCELLED;
+    if (co_now_ms() >= r->deadline)
+        return CO_PG_TIMEOUT;
+    return CO_PG_OK;
+}
+
+/* Pair i takes units until none are left or the run must stop. */
+static void pool_run_pair(void *arg, size_t i)
+{
+    struct pool_run *r = arg;
+    struct co_pg *pair[2] = {r->pool->src[i], r->pool->tgt[i]};
+
+    for (;;) {
+        size_t unit = atomic_fetch_add(&r->next, 1);
+        enum co_pg_err why;
+        int none = CO_PG_OK;
+
+        if (unit >= r->nunits)
+            return;
+        why = pool_run_stopped(r);
+        if (why != CO_PG_OK) {
+            atomic_compare_exchange_strong(&r->stop, &none, (int)why);
+            return;
+        }
+        r->fn(r->ctx, unit, pair);
+        if (r->fold != NULL) {
+            pthread_mutex_lock(&r->lock);
+            r->fold(r->ctx, unit, pair);
+            pthread_mutex_unlock(&r->lock);
+        }
+    }
+}
+
+enum co_pg_err co_pg_pool_run(struct co_pg_pool *pool, size_t nunits,
+                              co_pg_unit_fn fn, co_pg_unit_fn fold, void *ctx,
+                              int64_t deadline, const atomic_int *cancel)
+{
+    struct pool_run r = {.pool = pool,
+                         .nunits = nunits,
+                         .fn = fn,
+                         .fold = fold,
+                         .ctx = ctx,
+                         .deadline = deadline,
+                         .cancel = cancel};
+    size_t pairs;
+
+    if (pool == NULL || pool->n < 1 || fn == NULL)
+        return CO_PG_OTHER;
+    if (nunits == 0)
+        return CO_PG_OK;
+    atomic_init(&r.next, 0);
+    atomic_init(&r.stop, CO_PG_OK);
+    pthread_mutex_init(&r.lock, NULL);
+    pairs = (size_t)pool->n < nunits ? (size_t)pool->n : nunits;
+    co_parallel(pairs, pairs, pool_run_pair, &r);
+    pthread_mutex_destroy(&r.lock);
+    return (enum co_pg_err)atomic_load(&r.stop);
 }
 
 /* ---- names ---------------------------------------------------------------

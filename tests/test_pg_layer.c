@@ -4,10 +4,13 @@
  * the test bed's two PostgreSQL 15 clusters: pinned read-only sessions,
  * error classification (auth, refused, timeout, TLS, DNS) with masked
  * messages, deadlines that really cancel the backend, the pair primitive
- * running both sides at once, streaming and the pool.
+ * running both sides at once, streaming and the pool (statement jobs
+ * with co_pg_pool_map, a function per unit with co_pg_pool_run).
  */
 #include <check.h>
 #include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -645,6 +648,184 @@ static struct co_config *pool_config(const char *target)
     return cfg;
 }
 
+/* co_pg_pool_run: each call runs a statement on its pair and notes what
+ * it saw (no ck_assert off the test's thread); the test checks after. */
+#define RUN_UNITS 64
+
+struct run_ctx {
+    struct co_pg_pool *pool;
+    const char *sql;
+    size_t cancel_at; /* the unit that sets `cancel` (SIZE_MAX: none) */
+    bool gather;      /* the first pool->n units wait for each other */
+    atomic_int *cancel;
+    atomic_int calls[RUN_UNITS], folds[RUN_UNITS];
+    atomic_int busy[8], used[8]; /* per pair */
+    atomic_int inflight, most, folding;
+    atomic_int bad, shared_pair, fold_overlap, fold_early;
+    atomic_int late; /* units started after `cancel` was set */
+};
+
+static void run_ctx_init(struct run_ctx *c, struct co_pg_pool *pool,
+                         const char *sql, size_t cancel_at, atomic_int *cancel)
+{
+    memset(c, 0, sizeof(*c));
+    c->pool = pool;
+    c->sql = sql;
+    c->cancel_at = cancel_at;
+    c->cancel = cancel;
+}
+
+static int pair_index(const struct run_ctx *c, struct co_pg *pair[2])
+{
+    for (int k = 0; k < c->pool->n && k < 8; k++)
+        if (c->pool->src[k] == pair[0] && c->pool->tgt[k] == pair[1])
+            return k;
+    return -1;
+}
+
+static void run_unit(void *arg, size_t unit, struct co_pg *pair[2])
+{
+    struct run_ctx *c = arg;
+    int k = pair_index(c, pair), now, most;
+    PGresult *out[2];
+
+    if (k < 0 || unit >= RUN_UNITS) {
+        atomic_fetch_add(&c->bad, 1);
+        return;
+    }
+    atomic_fetch_add(&c->calls[unit], 1);
+    if (c->cancel != NULL && atomic_load(c->cancel))
+        atomic_fetch_add(&c->late, 1);
+    atomic_store(&c->used[k], 1);
+    if (atomic_exchange(&c->busy[k], 1))
+        atomic_fetch_add(&c->shared_pair, 1);
+    now = atomic_fetch_add(&c->inflight, 1) + 1;
+    most = atomic_load(&c->most);
+    while (now > most && !atomic_compare_exchange_weak(&c->most, &most, now))
+        ;
+    /* all pairs at once, however slowly their threads start: wait (at
+     * most 5 s) until every pair holds one of the first units */
+    for (int64_t until = co_now_ms() + 5000;
+         c->gather && unit < (size_t)c->pool->n &&
+         atomic_load(&c->most) < c->pool->n && co_now_ms() < until;) {
+        struct timespec ts = {0, 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    if (unit == c->cancel_at) /* set while the others are mid-unit */
+        atomic_store(c->cancel, 1);
+    if (co_pg_pair_exec(pair, c->sql, 0, NULL, co_now_ms() + 10000, NULL,
+                        out) != 0)
+        atomic_fetch_add(&c->bad, 1);
+    PQclear(out[0]);
+    PQclear(out[1]);
+    atomic_fetch_sub(&c->inflight, 1);
+    atomic_store(&c->busy[k], 0);
+}
+
+static void run_fold(void *arg, size_t unit, struct co_pg *pair[2])
+{
+    struct run_ctx *c = arg;
+    struct timespec ts = {0, 1000 * 1000};
+
+    if (unit >= RUN_UNITS || pair_index(c, pair) < 0) {
+        atomic_fetch_add(&c->bad, 1);
+        return;
+    }
+    if (atomic_exchange(&c->folding, 1))
+        atomic_fetch_add(&c->fold_overlap, 1);
+    if (atomic_load(&c->calls[unit]) != 1)
+        atomic_fetch_add(&c->fold_early, 1);
+    atomic_fetch_add(&c->folds[unit], 1);
+    nanosleep(&ts, NULL); /* widen the window for an overlap */
+    atomic_store(&c->folding, 0);
+}
+
+static int run_calls(struct run_ctx *c)
+{
+    int n = 0;
+
+    for (int i = 0; i < RUN_UNITS; i++)
+        n += atomic_load(&c->calls[i]);
+    return n;
+}
+
+/* Every unit once, on all n pairs at once, folds one at a time. */
+static void pool_run_all_units(struct co_pg_pool *pool)
+{
+    struct run_ctx c;
+    int64_t t0 = co_now_ms();
+
+    run_ctx_init(&c, pool, "SELECT pg_sleep(0.05)", SIZE_MAX, NULL);
+    c.gather = true;
+    ck_assert_int_eq(co_pg_pool_run(pool, 40, run_unit, run_fold, &c,
+                                    co_now_ms() + 20000, NULL),
+                     CO_PG_OK);
+    /* 40 units of 50 ms, 4 at a time: about 500 ms; one at a time would
+     * take at least 2000 ms */
+    ck_assert_int_lt(co_now_ms() - t0, 1900);
+    for (int i = 0; i < RUN_UNITS; i++) {
+        ck_assert_int_eq(atomic_load(&c.calls[i]), i < 40 ? 1 : 0);
+        ck_assert_int_eq(atomic_load(&c.folds[i]), i < 40 ? 1 : 0);
+    }
+    for (int k = 0; k < pool->n; k++)
+        ck_assert_int_eq(atomic_load(&c.used[k]), 1);
+    ck_assert_int_eq(atomic_load(&c.most), pool->n);
+    ck_assert_int_eq(atomic_load(&c.shared_pair), 0);
+    ck_assert_int_eq(atomic_load(&c.fold_overlap), 0);
+    ck_assert_int_eq(atomic_load(&c.fold_early), 0);
+    ck_assert_int_eq(atomic_load(&c.bad), 0);
+}
+
+/* The cancel flag set as unit 10 starts: no unit starts after it,
+ * beyond the one each other pair already holds. */
+static void pool_run_cancel_midway(struct co_pg_pool *pool)
+{
+    struct run_ctx c;
+    atomic_int cancel = 0;
+    int64_t t0 = co_now_ms();
+
+    run_ctx_init(&c, pool, "SELECT pg_sleep(0.02)", 10, &cancel);
+    ck_assert_int_eq(co_pg_pool_run(pool, 60, run_unit, NULL, &c,
+                                    co_now_ms() + 20000, &cancel),
+                     CO_PG_CANCELLED);
+    ck_assert_int_eq(atomic_load(&c.calls[10]), 1);
+    for (int i = 0; i < RUN_UNITS; i++)
+        ck_assert_int_le(atomic_load(&c.calls[i]), 1);
+    /* after the flag, each other pair starts at most the unit it had
+     * already been handed */
+    ck_assert_int_le(atomic_load(&c.late), pool->n - 1);
+    ck_assert_int_lt(run_calls(&c), 60);
+    /* 60 units of 20 ms would take 300 ms even 4 at a time */
+    ck_assert_int_lt(co_now_ms() - t0, 1500);
+    ck_assert_int_eq(atomic_load(&c.bad), 0);
+}
+
+/* Nothing is handed out past the deadline or after an interrupt. */
+static void pool_run_stopped(struct co_pg_pool *pool)
+{
+    struct run_ctx c;
+    atomic_int cancel = 1;
+
+    run_ctx_init(&c, pool, "SELECT 1", SIZE_MAX, NULL);
+    ck_assert_int_eq(co_pg_pool_run(pool, 10, run_unit, run_fold, &c,
+                                    co_now_ms() - 1, NULL),
+                     CO_PG_TIMEOUT);
+    ck_assert_int_eq(co_pg_pool_run(pool, 10, run_unit, run_fold, &c,
+                                    co_now_ms() + 10000, &cancel),
+                     CO_PG_CANCELLED);
+    ck_assert_int_eq(co_pg_pool_run(pool, 0, run_unit, run_fold, &c,
+                                    co_now_ms() + 10000, NULL),
+                     CO_PG_OK);
+    ck_assert_int_eq(run_calls(&c), 0);
+    ck_assert_int_eq(atomic_load(&c.folds[0]), 0);
+    /* the sessions are still usable */
+    ck_assert_int_eq(co_pg_pool_run(pool, 3, run_unit, run_fold, &c,
+                                    co_now_ms() + 10000, NULL),
+                     CO_PG_OK);
+    ck_assert_int_eq(run_calls(&c), 3);
+    ck_assert_int_eq(atomic_load(&c.bad), 0);
+}
+
 START_TEST(pool_map_jobs)
 {
     struct co_config *cfg = pool_config(tgt_url);
@@ -673,6 +854,10 @@ START_TEST(pool_map_jobs)
     ck_assert_int_eq(ctx.bad, 0);
     ck_assert_int_eq(ctx.npid[0], 4);
     ck_assert_int_eq(ctx.npid[1], 4);
+    /* the same pool, a function per unit */
+    pool_run_all_units(&pool);
+    pool_run_stopped(&pool);
+    pool_run_cancel_midway(&pool);
     co_pg_pool_close(&pool);
     co_config_free(cfg);
 }

@@ -109,7 +109,10 @@ int co_pg_stream(struct co_pg *pg, const char *sql, int nparams,
                  int64_t deadline, const atomic_int *cancel);
 
 /* A pool of `n` source and `n` target sessions for parallel work over
- * many tables. co_pg_pool_map() runs njobs jobs: for job i it calls
+ * many tables, opened for a run like co_pg_connect's sessions (a
+ * baseline's side answers from it; see pg.c for which pairs are kept).
+ * The pool owns its sessions; co_pg_pool_close() frees them.
+ * co_pg_pool_map() runs njobs jobs: for job i it calls
  * sql_fn(i, payload) for the statement (an allocated string, the same
  * text on both sides), runs it on a free pair concurrently, and calls
  * done_fn(i, out, payload) with both results (NULL on error; the pool's
@@ -132,6 +135,36 @@ typedef void (*co_pg_done_fn)(size_t job, PGresult *out[2],
 int co_pg_pool_map(struct co_pg_pool *pool, size_t njobs, co_pg_sql_fn sql,
                    co_pg_done_fn done, void *payload, int64_t deadline,
                    const atomic_int *cancel);
+
+/* Work that is a conversation rather than one statement (a check that
+ * chooses its next statement from the last answer): calls
+ * fn(ctx, unit, pair) once for every unit in [0, nunits), on up to
+ * pool->n threads at once, each with one of the pool's session pairs
+ * (pair[0] source, pair[1] target), so no two calls share a session.
+ * Units are handed out in order as pairs free up. fn runs SQL on `pair`
+ * with the layer's calls (passing this deadline and cancel flag on) and
+ * may touch only state of its own unit. When fold is not NULL,
+ * fold(ctx, unit, pair) follows each fn on the same thread and pair,
+ * one fold at a time across the pool: the place to merge a unit's
+ * answers into state units share (the caller needs no lock of its own).
+ *
+ * pair[] is borrowed for the call; the sessions stay the pool's, still
+ * open, whatever fn did with them (a session whose statement failed
+ * keeps being handed units; its err says why). The pool's sessions must
+ * not be used by anything else during the run. Units are not handed out
+ * once the cancel flag is set or the deadline passed (a unit already
+ * started finishes; fn's own statements stop at the same deadline).
+ *
+ * Returns CO_PG_OK when every unit was handed out, else CO_PG_CANCELLED
+ * (the flag) or CO_PG_TIMEOUT (the deadline): some units got no fn and
+ * no fold call (which ones depends on timing, so the caller tells by its
+ * own per-unit state; co_pg_err_name says "interrupted" or "timed out"
+ * for the units it reports). CO_PG_OTHER when pool has no pair. nunits 0
+ * returns CO_PG_OK without a call. Returns when every call returned. */
+typedef void (*co_pg_unit_fn)(void *ctx, size_t unit, struct co_pg *pair[2]);
+enum co_pg_err co_pg_pool_run(struct co_pg_pool *pool, size_t nunits,
+                              co_pg_unit_fn fn, co_pg_unit_fn fold, void *ctx,
+                              int64_t deadline, const atomic_int *cancel);
 
 /* Quotes an identifier for SQL ("my ""table"""). Allocated. */
 char *co_pg_quote_ident(const char *s);
