@@ -172,7 +172,7 @@ struct tctx {
     long long fetched;
     long long named;
     struct co_buf names;
-    bool failed;
+    atomic_bool failed; /* read by chunk_unit while a fold may set it */
     char err[CO_ERRLEN];
     int64_t ms;
     struct verdict v;
