@@ -678,7 +678,10 @@ int co_run_facts(struct co_run *run, const struct co_facts_req *req,
     int anchor = co_run_anchor(run), bad = -1;
 
     co_run_origins(run, j.from);
-    co_parallel(2, 2, observe_side, &j);
+    /* both sides at once when both are asked now */
+    co_parallel(2,
+                j.from[0] == CO_SIDE_LIVE && j.from[1] == CO_SIDE_LIVE ? 2 : 1,
+                observe_side, &j);
     for (int i = 0; i < 2; i++)
         if (j.from[i] == CO_SIDE_BASELINE) {
             json_t *v = fact_in(co_baseline_side(run->baseline, i == 0), run,
