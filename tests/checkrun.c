@@ -324,14 +324,3 @@ void tu_expect_pg_target_down(const char *check_id, const char *db)
     free(src);
     free(tgt);
 }
-
-int tu_run_suite(Suite *s, enum print_output mode)
-{
-    SRunner *sr = srunner_create(s);
-    int failed;
-
-    srunner_run_all(sr, mode);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? 0 : 1;
-}

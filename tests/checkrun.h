@@ -96,10 +96,6 @@ void tu_check_pg_db(const char *check_id, const char *db, const char *params,
  * nothing passes, and that the run exits 2. */
 void tu_expect_pg_target_down(const char *check_id, const char *db);
 
-/* Runs suite s (printing in mode) and frees it: 0 when every test
- * passed, else 1 (main's exit code). */
-int tu_run_suite(Suite *s, enum print_output mode);
-
 /* A NULL-ended word list for tu_expect: TU_WORDS("a", "b"). */
 #define TU_WORDS(...) ((const char *const[]){__VA_ARGS__, NULL})
 

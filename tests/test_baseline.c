@@ -23,6 +23,7 @@
 #include "cutover/util.h"
 #include "pgfixture.h"
 #include "testutil.h"
+#include "tu_suite.h"
 
 static const char schema_sql[] =
     "CREATE EXTENSION IF NOT EXISTS citext;"
@@ -477,12 +478,11 @@ START_TEST(test_certificate_since_baseline)
 }
 END_TEST
 
-int main(void)
+static Suite *baseline_suite(void)
 {
     Suite *s = suite_create("baseline");
     TCase *tc = tcase_create("pg");
 
-    tu_pg_require();
     tcase_set_timeout(tc, 600);
     tcase_add_test(tc, test_source_gone_faithful_target_passes);
     tcase_add_test(tc, test_source_gone_drifted_target_fails);
@@ -492,5 +492,7 @@ int main(void)
     tcase_add_test(tc, test_dns_answers_since_baseline);
     tcase_add_test(tc, test_certificate_since_baseline);
     suite_add_tcase(s, tc);
-    return tu_run_suite(s, CK_NORMAL);
+    return s;
 }
+
+TU_SUITE(.make = baseline_suite, .pg = true);

@@ -21,6 +21,7 @@
 
 #include "cutover/cutover.h"
 #include "testutil.h"
+#include "tu_suite.h"
 
 #define SENTINEL "Sentinel-Pw-4242"
 
@@ -460,13 +461,4 @@ static Suite *cli_suite(void)
     return s;
 }
 
-int main(void)
-{
-    SRunner *sr = srunner_create(cli_suite());
-    int failed;
-
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
-}
+TU_SUITE(.make = cli_suite);

@@ -28,6 +28,7 @@
 #include "cutover/envfile.h"
 #include "cutover/util.h"
 #include "testutil.h"
+#include "tu_suite.h"
 
 #define SENTINEL "s3ntinel-VALUE-xyz"
 
@@ -1122,7 +1123,4 @@ static Suite *env_suite(void)
     return s;
 }
 
-int main(void)
-{
-    return tu_run_suite(env_suite(), CK_NORMAL);
-}
+TU_SUITE(.make = env_suite);

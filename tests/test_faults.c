@@ -46,6 +46,7 @@
 #include "checkrun.h"
 #include "cutover/util.h"
 #include "testutil.h"
+#include "tu_suite.h"
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -835,7 +836,7 @@ static Suite *faults_suite(void)
     return s;
 }
 
-int main(void)
+static int faults_setup(void)
 {
     if (access(PGBIN "/initdb", X_OK) != 0 ||
         tu_sh("command -v redis-server >/dev/null", NULL) != 0) {
@@ -847,5 +848,7 @@ int main(void)
     }
     parent_pid = getpid();
     atexit(servers_teardown);
-    return tu_run_suite(faults_suite(), CK_NORMAL);
+    return 0;
 }
+
+TU_SUITE(.make = faults_suite, .setup = faults_setup);

@@ -21,6 +21,7 @@
 
 #include "cutover/util.h"
 #include "testutil.h"
+#include "tu_suite.h"
 
 #define PW1 "sentinel-init-pw-6c1f"
 #define PW2 "sentinel-init-pw-9a2e"
@@ -577,18 +578,9 @@ static Suite *init_suite(void)
     return s;
 }
 
-int main(void)
-{
-    SRunner *sr;
-    int failed;
-
-    tu_testbed_require(
-        "CUTOVER_TB_PG_SOURCE_URL", "CUTOVER_TB_PG_TARGET_URL",
-        "CUTOVER_TB_REDIS_SOURCE_URL", "CUTOVER_TB_REDIS_TARGET_URL",
-        "CUTOVER_TB_REDIS_TLS_URL", "CUTOVER_TB_PG_PASSWORD", NULL);
-    sr = srunner_create(init_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? 0 : 1;
-}
+TU_SUITE(.make = init_suite, .testbed = TU_VARS("CUTOVER_TB_PG_SOURCE_URL",
+                                                "CUTOVER_TB_PG_TARGET_URL",
+                                                "CUTOVER_TB_REDIS_SOURCE_URL",
+                                                "CUTOVER_TB_REDIS_TARGET_URL",
+                                                "CUTOVER_TB_REDIS_TLS_URL",
+                                                "CUTOVER_TB_PG_PASSWORD"));

@@ -21,6 +21,7 @@
 #include "cutover/util.h"
 #include "pgfixture.h"
 #include "testutil.h"
+#include "tu_suite.h"
 
 #define DB_NATIVE "pg_replication_native"
 #define DB_STUCK  "pg_replication_stuck"
@@ -673,17 +674,6 @@ static Suite *repl_suite(void)
     return s;
 }
 
-int main(void)
-{
-    SRunner *sr;
-    int failed;
-
-    tu_pg_require();
-    tu_testbed_require("CUTOVER_TB_PG_PASSWORD", "CUTOVER_TB_CLOSED_PORT",
-                       NULL);
-    sr = srunner_create(repl_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? 0 : 1;
-}
+TU_SUITE(.make = repl_suite, .pg = true,
+         .testbed = TU_VARS("CUTOVER_TB_PG_PASSWORD",
+                            "CUTOVER_TB_CLOSED_PORT"));

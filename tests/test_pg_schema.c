@@ -27,6 +27,7 @@
 #include "cutover/util.h"
 #include "pgfixture.h"
 #include "testutil.h"
+#include "tu_suite.h"
 
 /* A server option: options are never read, so never printed. */
 #define FDW_SECRET "fdw-sentinel-7c1e9a"
@@ -1672,16 +1673,10 @@ static Suite *pg_schema_suite(void)
     return s;
 }
 
-int main(void)
+static int schema_setup(void)
 {
-    SRunner *sr;
-    int failed;
-
-    tu_pg_require();
     run_id = (int)getpid();
-    sr = srunner_create(pg_schema_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? 0 : 1;
+    return 0;
 }
+
+TU_SUITE(.make = pg_schema_suite, .pg = true, .setup = schema_setup);

@@ -29,6 +29,7 @@
 #include "cutover/util.h"
 #include "pgfixture.h"
 #include "testutil.h"
+#include "tu_suite.h"
 
 #define DB       "progress_t"
 #define REDIS_DB 10
@@ -347,13 +348,15 @@ static Suite *suite(void)
     return s;
 }
 
-int main(void)
+static int progress_setup(void)
 {
-    tu_pg_require();
-    tu_testbed_require("CUTOVER_TB_REDIS_PASSWORD",
-                       "CUTOVER_TB_REDIS_SOURCE_URL", NULL);
     setenv("REDISCLI_AUTH", tu_tb("CUTOVER_TB_REDIS_PASSWORD"), 1);
     ports[0] = url_port(tu_tb("CUTOVER_TB_REDIS_SOURCE_URL"));
     ports[1] = url_port(tu_tb("CUTOVER_TB_REDIS_TARGET_URL"));
-    return tu_run_suite(suite(), CK_NORMAL);
+    return 0;
 }
+
+TU_SUITE(.make = suite, .pg = true,
+         .testbed = TU_VARS("CUTOVER_TB_REDIS_PASSWORD",
+                            "CUTOVER_TB_REDIS_SOURCE_URL"),
+         .setup = progress_setup);

@@ -29,6 +29,7 @@
 #include "cutover/util.h"
 #include "pgfixture.h"
 #include "testutil.h"
+#include "tu_suite.h"
 
 #define DB       "shard_t"
 #define REDIS_DB 14
@@ -641,15 +642,17 @@ static Suite *suite(void)
     return s;
 }
 
-int main(void)
+static int shard_setup(void)
 {
-    tu_pg_require();
-    tu_testbed_require("CUTOVER_TB_REDIS_PASSWORD",
-                       "CUTOVER_TB_REDIS_SOURCE_URL", "CUTOVER_TB_DNS",
-                       "CUTOVER_TB_HTTP", NULL);
     /* redis-cli reads the password from there (never argv) */
     setenv("REDISCLI_AUTH", tu_tb("CUTOVER_TB_REDIS_PASSWORD"), 1);
     src_port = url_port(tu_tb("CUTOVER_TB_REDIS_SOURCE_URL"));
     tgt_port = url_port(tu_tb("CUTOVER_TB_REDIS_TARGET_URL"));
-    return tu_run_suite(suite(), CK_NORMAL);
+    return 0;
 }
+
+TU_SUITE(.make = suite, .pg = true,
+         .testbed = TU_VARS("CUTOVER_TB_REDIS_PASSWORD",
+                            "CUTOVER_TB_REDIS_SOURCE_URL", "CUTOVER_TB_DNS",
+                            "CUTOVER_TB_HTTP"),
+         .setup = shard_setup);

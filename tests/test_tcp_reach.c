@@ -22,6 +22,7 @@
 #include "checkrun.h"
 #include "cutover/util.h"
 #include "testutil.h"
+#include "tu_suite.h"
 
 /* ---- local targets ---------------------------------------------------- */
 
@@ -269,15 +270,4 @@ static Suite *tcp_reach_suite(void)
     return s;
 }
 
-int main(void)
-{
-    SRunner *sr;
-    int failed;
-
-    tu_testbed_require("CUTOVER_TB_DNS", NULL);
-    sr = srunner_create(tcp_reach_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? 0 : 1;
-}
+TU_SUITE(.make = tcp_reach_suite, .testbed = TU_VARS("CUTOVER_TB_DNS"));

@@ -190,17 +190,12 @@ const char *tu_tb(const char *name)
     return v && v[0] ? v : NULL;
 }
 
-void tu_testbed_require(const char *first, ...)
+/* Exits 77 (or 1 under CUTOVER_REQUIRE_TESTBED=1) saying missing is
+ * unset, unless missing is NULL. */
+static void testbed_missing(const char *missing)
 {
-    const char *missing = NULL;
     const char *req = getenv("CUTOVER_REQUIRE_TESTBED");
-    va_list ap;
 
-    va_start(ap, first);
-    for (const char *n = first; n && !missing; n = va_arg(ap, const char *))
-        if (tu_tb(n) == NULL)
-            missing = n;
-    va_end(ap);
     if (missing == NULL)
         return;
     fprintf(stderr,
@@ -209,6 +204,26 @@ void tu_testbed_require(const char *first, ...)
             "env)\"\n\n",
             missing);
     exit(req && strcmp(req, "1") == 0 ? 1 : TU_SKIP);
+}
+
+void tu_testbed_require(const char *first, ...)
+{
+    const char *missing = NULL;
+    va_list ap;
+
+    va_start(ap, first);
+    for (const char *n = first; n && !missing; n = va_arg(ap, const char *))
+        if (tu_tb(n) == NULL)
+            missing = n;
+    va_end(ap);
+    testbed_missing(missing);
+}
+
+void tu_testbed_require_all(const char *const *names)
+{
+    for (size_t i = 0; names[i] != NULL; i++)
+        if (tu_tb(names[i]) == NULL)
+            testbed_missing(names[i]);
 }
 
 struct co_result *tu_add_result(struct co_report *rep, const char *check,

@@ -3,7 +3,8 @@
  * `cutover` binary and capture what it prints, write temporary files,
  * and find the local test bed (ci/services) or skip loudly.
  *
- * Integration suites call tu_testbed_require() first: when the test bed
+ * Integration suites name the test-bed variables they need in their
+ * TU_SUITE declaration (tu_suite.h), checked first: when the test bed
  * is not running they print why and exit 77, which CTest reports as
  * "Skipped" (never a silent pass). With CUTOVER_REQUIRE_TESTBED=1 (set by
  * ci/test) a missing test bed is a failure instead.
@@ -59,8 +60,10 @@ const char *tu_tb(const char *name);
 int tu_tb_port(const char *name);
 /* Exits the whole test program with 77 (skip) - or 1 when
  * CUTOVER_REQUIRE_TESTBED=1 - printing a loud message, unless every
- * named variable (NULL-ended list) is set. Call first in main(). */
+ * named variable (NULL-ended list) is set. */
 void tu_testbed_require(const char *first, ...);
+/* The same for a NULL-ended list of names. */
+void tu_testbed_require_all(const char *const *names);
 
 /* A free TCP port on 127.0.0.1 (bound then released: a small race a
  * test can live with), and whether something accepts on one. */
