@@ -14,6 +14,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 struct co_report;
 struct co_result;
@@ -34,6 +35,20 @@ struct tu_proc {
 int tu_run(struct tu_proc *p, const char *const *argv, const char *const *env,
            const char *cwd, int timeout_s);
 void tu_proc_free(struct tu_proc *p);
+
+/* Starts the cutover binary in the background as tu_run does (argv, env,
+ * cwd; stdin /dev/null) with stdout on out_fd and stderr on err_fd (the
+ * caller closes its copies). An env entry without '=' unsets that
+ * variable. Returns the pid, or -1. */
+pid_t tu_spawn(const char *const *argv, const char *const *env,
+               const char *cwd, int out_fd, int err_fd);
+/* Waits up to timeout_ms for pid to end: its exit code (128+signal when
+ * killed by one), or -1 when it did not end in time (then it is killed
+ * and reaped). */
+int tu_reap(pid_t pid, int timeout_ms);
+/* Whether pid is still running. An ended one is reaped: its exit code
+ * is lost (tu_reap then returns -1). */
+bool tu_alive(pid_t pid);
 
 /* Appends a zeroed result of check on resource (a postgres resource) to
  * rep; source and target endpoints are copied (NULL: none). Reporter
