@@ -7,6 +7,7 @@
 
 #include <check.h>
 #include <dirent.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -85,41 +86,86 @@ void tu_check_run(const char *cfg_text, const char *const *args,
     tu_check_run_hiding(cfg_text, args, env, timeout_s, NULL, o);
 }
 
-void tu_check_run_hiding(const char *cfg_text, const char *const *args,
-                         const char *const *env, int timeout_s,
-                         const char *extra, struct tu_outcome *o)
+/* Runs `cutover check -c cfg --json DIR/report.json` + args in cwd (NULL:
+ * DIR), DIR a fresh temporary directory (o->dir); need_report, whether
+ * the JSON report must be there. */
+static void check_run(const char *cfg_path, const char *cwd,
+                      const char *const *args, const char *const *env,
+                      int timeout_s, const char *extra, bool need_report,
+                      struct tu_outcome *o)
 {
-    char *dir = tu_tmpdir();
-    char *cfg = tu_write_file(dir, "cutover.yml", cfg_text);
-    char *json = co_asprintf("%s/report.json", dir);
-    const char **argv = build_argv(cfg, json, args);
+    char *json;
+    const char **argv;
     struct tu_proc p;
     json_error_t jerr;
     int64_t t0 = co_now_ms();
 
-    ck_assert_int_eq(tu_run(&p, argv, env, dir, timeout_s), 0);
+    if (o->dir == NULL)
+        o->dir = tu_tmpdir();
+    json = co_asprintf("%s/report.json", o->dir);
+    argv = build_argv(cfg_path, json, args);
+    ck_assert_int_eq(tu_run(&p, argv, env, cwd ? cwd : o->dir, timeout_s), 0);
     o->took_ms = co_now_ms() - t0;
     o->status = p.status;
     o->text = co_asprintf("exit %d\n--- stdout\n%s\n--- stderr\n%s", p.status,
                           p.out ? p.out : "", p.err ? p.err : "");
+    o->out = p.out ? p.out : co_strdup("");
+    o->err = p.err ? p.err : co_strdup("");
     assert_hidden("the output", o->text, extra);
-    assert_hidden_in_dir(dir, extra);
+    assert_hidden_in_dir(o->dir, extra);
     o->report = json_load_file(json, 0, &jerr);
-    ck_assert_msg(o->report != NULL, "no JSON report (%s): %s", jerr.text,
-                  o->text);
-    tu_proc_free(&p);
+    ck_assert_msg(o->report != NULL || !need_report, "no JSON report (%s): %s",
+                  jerr.text, o->text);
     free(argv);
     free(json);
+}
+
+/* The same on cfg_text, written to cutover.yml in a fresh o->dir. */
+static void check_run_text(const char *cfg_text, const char *const *args,
+                           const char *const *env, int timeout_s,
+                           const char *extra, bool need_report,
+                           struct tu_outcome *o)
+{
+    char *cfg;
+
+    memset(o, 0, sizeof(*o));
+    o->dir = tu_tmpdir();
+    cfg = tu_write_file(o->dir, "cutover.yml", cfg_text);
+    check_run(cfg, NULL, args, env, timeout_s, extra, need_report, o);
     free(cfg);
-    free(dir);
+}
+
+void tu_check_run_at(const char *cwd, const char *cfg_path,
+                     const char *const *args, const char *const *env,
+                     int timeout_s, struct tu_outcome *o)
+{
+    memset(o, 0, sizeof(*o));
+    check_run(cfg_path, cwd, args, env, timeout_s, NULL, true, o);
+}
+
+void tu_check_run_hiding(const char *cfg_text, const char *const *args,
+                         const char *const *env, int timeout_s,
+                         const char *extra, struct tu_outcome *o)
+{
+    check_run_text(cfg_text, args, env, timeout_s, extra, true, o);
+}
+
+void tu_check_try(const char *cfg_text, const char *const *args,
+                  const char *const *env, int timeout_s, struct tu_outcome *o)
+{
+    check_run_text(cfg_text, args, env, timeout_s, NULL, false, o);
 }
 
 void tu_outcome_free(struct tu_outcome *o)
 {
     json_decref(o->report);
     free(o->text);
+    free(o->out);
+    free(o->err);
+    free(o->dir);
+    o->dir = NULL;
     o->report = NULL;
-    o->text = NULL;
+    o->text = o->out = o->err = NULL;
 }
 
 json_t *tu_cases(const struct tu_outcome *o, const char *check_id,
