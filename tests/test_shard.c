@@ -385,26 +385,22 @@ END_TEST
 START_TEST(junit_names_the_shard)
 {
     char *cfg = config();
-    char *dir = tu_tmpdir();
-    const char *argv[] = {NULL,      "check", "-c",      "cutover.yml",
-                          "--phase", "post",  "--only",  "pg.rowcount",
-                          "--shard", "2/3",   "--junit", "report.xml",
-                          "--quiet", NULL};
-    struct tu_proc p;
+    const char *const args[] = {"--phase", "post", "--only",  "pg.rowcount",
+                                "--shard", "2/3",  "--junit", "report.xml",
+                                "--quiet", NULL};
+    struct tu_outcome o;
     char *path, *xml;
 
-    free(tu_write_file(dir, "cutover.yml", cfg));
-    ck_assert_int_eq(tu_run(&p, argv, NULL, dir, 120), 0);
-    path = co_asprintf("%s/report.xml", dir);
+    tu_check_run(cfg, args, NULL, 120, &o);
+    path = co_asprintf("%s/report.xml", o.dir);
     xml = tu_read_file(path, NULL);
-    ck_assert_msg(xml != NULL, "no JUnit report (exit %d: %s)", p.status,
-                  p.err);
+    ck_assert_msg(xml != NULL, "no JUnit report (exit %d: %s)", o.status,
+                  o.err);
     ck_assert_ptr_nonnull(strstr(xml, "<property name=\"shard\" "
                                       "value=\"2/3\"/>"));
     free(xml);
     free(path);
-    tu_proc_free(&p);
-    free(dir);
+    tu_outcome_free(&o);
     free(cfg);
 }
 END_TEST
