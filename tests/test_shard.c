@@ -472,38 +472,19 @@ static void snapshot(const char *dir, const char *shard, const char *out)
 static json_t *baseline_check(const char *dir, const char *shard,
                               const char *snap)
 {
-    const char *argv[] = {NULL,
-                          "check",
-                          "-c",
-                          "cutover.yml",
-                          "--phase",
-                          "drift",
-                          "--baseline",
-                          snap,
-                          "--json",
-                          "out.json",
-                          "--quiet",
-                          "--only",
-                          "pg.rowcount",
-                          "--only",
-                          "pg.checksum",
-                          "--only",
-                          "redis.keyspace",
-                          shard ? "--shard" : NULL,
-                          shard,
-                          NULL};
-    struct tu_proc p;
-    json_error_t jerr;
-    char *path = co_asprintf("%s/out.json", dir);
+    const char *const args[] = {
+        "--phase",     "drift",  "--baseline",     snap,
+        "--quiet",     "--only", "pg.rowcount",    "--only",
+        "pg.checksum", "--only", "redis.keyspace", shard ? "--shard" : NULL,
+        shard,         NULL};
+    struct tu_outcome o;
     json_t *r;
 
-    ck_assert_int_eq(tu_run(&p, argv, NULL, dir, 120), 0);
-    ck_assert_msg(p.status == 1, "baseline check %s: exit %d: %s",
-                  shard ? shard : "", p.status, p.err);
-    r = json_load_file(path, 0, &jerr);
-    ck_assert_msg(r != NULL, "%s: %s", path, jerr.text);
-    tu_proc_free(&p);
-    free(path);
+    tu_check_run_at(dir, "cutover.yml", args, NULL, 120, &o);
+    ck_assert_msg(o.status == 1, "baseline check %s: exit %d: %s",
+                  shard ? shard : "", o.status, o.err);
+    r = json_incref(o.report);
+    tu_outcome_free(&o);
     return r;
 }
 
