@@ -320,15 +320,6 @@ START_TEST(quiet_by_default_off_a_terminal)
 }
 END_TEST
 
-static int url_port(const char *url)
-{
-    const char *slash = strrchr(url, '/'), *colon = slash;
-
-    while (colon > url && *colon != ':')
-        colon--;
-    return (int)strtol(colon + 1, NULL, 10);
-}
-
 static Suite *suite(void)
 {
     Suite *s = suite_create("progress");
@@ -347,8 +338,8 @@ static Suite *suite(void)
 static int progress_setup(void)
 {
     setenv("REDISCLI_AUTH", tu_tb("CUTOVER_TB_REDIS_PASSWORD"), 1);
-    ports[0] = url_port(tu_tb("CUTOVER_TB_REDIS_SOURCE_URL"));
-    ports[1] = url_port(tu_tb("CUTOVER_TB_REDIS_TARGET_URL"));
+    ports[0] = tu_tb_port("CUTOVER_TB_REDIS_SOURCE_URL");
+    ports[1] = tu_tb_port("CUTOVER_TB_REDIS_TARGET_URL");
     return 0;
 }
 

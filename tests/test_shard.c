@@ -589,16 +589,6 @@ START_TEST(assignment_is_balanced_and_stable)
 }
 END_TEST
 
-/* The port of "redis://:pw@127.0.0.1:PORT/0". */
-static int url_port(const char *url)
-{
-    const char *slash = strrchr(url, '/'), *colon = slash;
-
-    while (colon > url && *colon != ':')
-        colon--;
-    return (int)strtol(colon + 1, NULL, 10);
-}
-
 static Suite *suite(void)
 {
     Suite *s = suite_create("shard");
@@ -623,8 +613,8 @@ static int shard_setup(void)
 {
     /* redis-cli reads the password from there (never argv) */
     setenv("REDISCLI_AUTH", tu_tb("CUTOVER_TB_REDIS_PASSWORD"), 1);
-    src_port = url_port(tu_tb("CUTOVER_TB_REDIS_SOURCE_URL"));
-    tgt_port = url_port(tu_tb("CUTOVER_TB_REDIS_TARGET_URL"));
+    src_port = tu_tb_port("CUTOVER_TB_REDIS_SOURCE_URL");
+    tgt_port = tu_tb_port("CUTOVER_TB_REDIS_TARGET_URL");
     return 0;
 }
 
