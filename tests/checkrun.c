@@ -215,23 +215,32 @@ json_t *tu_case(const struct tu_outcome *o, const char *check_id,
     return NULL;
 }
 
+/* Asserts case c (called name on resource) has status and every word. */
+static const char *expect_msg(json_t *c, const char *resource,
+                              const char *name, const char *status,
+                              const char *const *words)
+{
+    const char *msg = tu_field(c, "message");
+
+    ck_assert_msg(strcmp(tu_field(c, "status"), status) == 0,
+                  "%s/%s: want %s, got %s: %s", resource, name, status,
+                  tu_field(c, "status"), msg);
+    for (size_t w = 0; words && words[w]; w++)
+        ck_assert_msg(strstr(msg, words[w]) != NULL,
+                      "%s/%s: \"%s\" not in \"%s\"", resource, name, words[w],
+                      msg);
+    return msg;
+}
+
 json_t *tu_expect(const struct tu_outcome *o, const char *check_id,
                   const char *resource, const char *name, const char *status,
                   const char *const *words)
 {
     json_t *c = tu_case(o, check_id, resource, name);
-    const char *msg;
 
     ck_assert_msg(c != NULL, "%s/%s: no case \"%s\": %s", check_id,
                   resource ? resource : "*", name, o->text);
-    msg = tu_field(c, "message");
-    ck_assert_msg(strcmp(tu_field(c, "status"), status) == 0,
-                  "%s %s: want %s, got %s: %s", check_id, name, status,
-                  tu_field(c, "status"), msg);
-    for (size_t w = 0; words && words[w]; w++)
-        ck_assert_msg(strstr(msg, words[w]) != NULL,
-                      "%s %s: \"%s\" not in \"%s\"", check_id, name, words[w],
-                      msg);
+    expect_msg(c, resource ? resource : check_id, name, status, words);
     return c;
 }
 
@@ -264,23 +273,6 @@ json_t *tu_find_case(const struct tu_outcome *o, const char *resource,
         }
     }
     return NULL;
-}
-
-/* Asserts case c (called name on resource) has status and every word. */
-static const char *expect_msg(json_t *c, const char *resource,
-                              const char *name, const char *status,
-                              const char *const *words)
-{
-    const char *msg = tu_field(c, "message");
-
-    ck_assert_msg(strcmp(tu_field(c, "status"), status) == 0,
-                  "%s/%s: want %s, got %s: %s", resource, name, status,
-                  tu_field(c, "status"), msg);
-    for (size_t w = 0; words && words[w]; w++)
-        ck_assert_msg(strstr(msg, words[w]) != NULL,
-                      "%s/%s: \"%s\" not in \"%s\"", resource, name, words[w],
-                      msg);
-    return msg;
 }
 
 const char *tu_expect_on(const struct tu_outcome *o, const char *resource,
