@@ -21,6 +21,9 @@ struct tu_outcome {
     int64_t took_ms; /* wall time of the run */
     json_t *report;  /* the parsed JSON report */
     char *text;      /* exit code, stdout and stderr, for failure messages */
+    char *out;       /* stdout alone */
+    char *err;       /* stderr alone */
+    char *dir;       /* the run's directory: its config and reports */
 };
 
 /* Writes cfg_text to cutover.yml in a fresh temporary directory and runs
@@ -36,6 +39,19 @@ void tu_check_run(const char *cfg_text, const char *const *args,
 void tu_check_run_hiding(const char *cfg_text, const char *const *args,
                          const char *const *env, int timeout_s,
                          const char *extra, struct tu_outcome *o);
+/* The same as tu_check_run for runs that may end before any report
+ * (usage and config errors): o->report is NULL when cutover wrote none.
+ * Still asserts that no secret leaked. */
+void tu_check_try(const char *cfg_text, const char *const *args,
+                  const char *const *env, int timeout_s, struct tu_outcome *o);
+/* Runs `cutover check -c cfg_path --json REPORT` followed by args in
+ * directory cwd, for configs that name files beside them (env files,
+ * snapshots): REPORT is in a fresh o->dir, and what the run leaves there
+ * (reports given as absolute paths under o->dir) is checked for
+ * secrets, as is its output. Asserts the JSON report parses. */
+void tu_check_run_at(const char *cwd, const char *cfg_path,
+                     const char *const *args, const char *const *env,
+                     int timeout_s, struct tu_outcome *o);
 void tu_outcome_free(struct tu_outcome *o);
 
 /* The cases array of check_id on resource (NULL: its first result, for
@@ -95,10 +111,6 @@ void tu_check_pg_db(const char *check_id, const char *db, const char *params,
  * port, asserting the case "target" is an error saying "refused", that
  * nothing passes, and that the run exits 2. */
 void tu_expect_pg_target_down(const char *check_id, const char *db);
-
-/* Runs suite s (printing in mode) and frees it: 0 when every test
- * passed, else 1 (main's exit code). */
-int tu_run_suite(Suite *s, enum print_output mode);
 
 /* A NULL-ended word list for tu_expect: TU_WORDS("a", "b"). */
 #define TU_WORDS(...) ((const char *const[]){__VA_ARGS__, NULL})

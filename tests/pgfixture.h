@@ -12,8 +12,8 @@
 #ifndef CUTOVER_PGFIXTURE_H
 #define CUTOVER_PGFIXTURE_H
 
-/* Call first in main(): skips (77) unless the test bed's PostgreSQL
- * variables are set. */
+/* Checked first by the main for suites declaring .pg: skips (77) unless the
+ * test bed's PostgreSQL variables are set. */
 void tu_pg_require(void);
 
 /* Drops (WITH FORCE) and creates `db` on both clusters, owned by the

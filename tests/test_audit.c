@@ -40,6 +40,7 @@
 #include "cutover/util.h"
 #include "pgfixture.h"
 #include "testutil.h"
+#include "tu_suite.h"
 
 #define W(...) TU_WORDS(__VA_ARGS__)
 #define N(a)   (sizeof(a) / sizeof((a)[0]))
@@ -1114,15 +1115,18 @@ static Suite *audit_suite(void)
     return s;
 }
 
-int main(void)
+static int audit_setup(void)
 {
-    tu_pg_require();
     parent_pid = getpid();
     atexit(redis_teardown);
-    tu_testbed_require("CUTOVER_TB_PG_SOURCE_LOG", "CUTOVER_TB_PG_TARGET_LOG",
-                       "CUTOVER_TB_DIR", "CUTOVER_TB_CA", "CUTOVER_TB_DNS",
-                       "CUTOVER_TB_HTTP", "CUTOVER_TB_HTTPS_GOOD",
-                       "CUTOVER_TB_HTTPS_UNKNOWNCA", "CUTOVER_TB_CLOSED_PORT",
-                       NULL);
-    return tu_run_suite(audit_suite(), CK_NORMAL);
+    return 0;
 }
+
+TU_SUITE(.make = audit_suite, .pg = true,
+         .testbed = TU_VARS("CUTOVER_TB_PG_SOURCE_LOG",
+                            "CUTOVER_TB_PG_TARGET_LOG", "CUTOVER_TB_DIR",
+                            "CUTOVER_TB_CA", "CUTOVER_TB_DNS",
+                            "CUTOVER_TB_HTTP", "CUTOVER_TB_HTTPS_GOOD",
+                            "CUTOVER_TB_HTTPS_UNKNOWNCA",
+                            "CUTOVER_TB_CLOSED_PORT"),
+         .setup = audit_setup);

@@ -23,6 +23,7 @@
 #include "cutover/util.h"
 #include "pgfixture.h"
 #include "testutil.h"
+#include "tu_suite.h"
 
 static const char schema_sql[] =
     "CREATE EXTENSION IF NOT EXISTS citext;"
@@ -262,17 +263,12 @@ static char *edited(const char *dir, const char *path, const char *name,
 
 static void expect_refused(const char *cfg, const char *snap, const char *word)
 {
-    struct tu_proc p;
-    char *dir = tu_tmpdir();
-    char *c = tu_write_file(dir, "cutover.yml", cfg);
-    const char *argv[] = {NULL, "check", "-c", c, "--baseline", snap, NULL};
+    struct tu_outcome o;
 
-    ck_assert_int_eq(tu_run(&p, argv, NULL, dir, 60), 0);
-    ck_assert_msg(p.status == 78, "status %d: %s", p.status, p.err);
-    ck_assert_msg(strstr(p.err, word) != NULL, "stderr: %s", p.err);
-    tu_proc_free(&p);
-    free(c);
-    free(dir);
+    tu_check_try(cfg, TU_WORDS("--baseline", snap), NULL, 60, &o);
+    ck_assert_msg(o.status == 78, "status %d: %s", o.status, o.err);
+    ck_assert_msg(strstr(o.err, word) != NULL, "stderr: %s", o.err);
+    tu_outcome_free(&o);
 }
 
 START_TEST(test_bad_snapshots_are_refused)
@@ -477,12 +473,11 @@ START_TEST(test_certificate_since_baseline)
 }
 END_TEST
 
-int main(void)
+static Suite *baseline_suite(void)
 {
     Suite *s = suite_create("baseline");
     TCase *tc = tcase_create("pg");
 
-    tu_pg_require();
     tcase_set_timeout(tc, 600);
     tcase_add_test(tc, test_source_gone_faithful_target_passes);
     tcase_add_test(tc, test_source_gone_drifted_target_fails);
@@ -492,5 +487,7 @@ int main(void)
     tcase_add_test(tc, test_dns_answers_since_baseline);
     tcase_add_test(tc, test_certificate_since_baseline);
     suite_add_tcase(s, tc);
-    return tu_run_suite(s, CK_NORMAL);
+    return s;
 }
+
+TU_SUITE(.make = baseline_suite, .pg = true);

@@ -18,6 +18,7 @@
 
 #include "cutover/util.h"
 #include "testutil.h"
+#include "tu_suite.h"
 
 #define SENTINEL "ci-run-s3ntinel-4b7e"
 
@@ -297,22 +298,19 @@ static Suite *suite(void)
     return s;
 }
 
-int main(void)
+/* The runs decide for themselves whether they are under GitHub Actions:
+ * this suite may itself run there. */
+static int ci_run_setup(void)
 {
-    SRunner *sr;
-    int failed;
-
-    tu_testbed_require("CUTOVER_TB_PG_SOURCE_URL", "CUTOVER_TB_PG_TARGET_URL",
-                       "CUTOVER_TB_REDIS_SOURCE_URL",
-                       "CUTOVER_TB_REDIS_TLS_URL", "CUTOVER_TB_CA",
-                       "CUTOVER_TB_CLOSED_PORT", NULL);
-    /* The runs decide for themselves whether they are under GitHub
-     * Actions: this suite may itself run there. */
     unsetenv("GITHUB_ACTIONS");
     unsetenv("GITHUB_STEP_SUMMARY");
-    sr = srunner_create(suite());
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return 0;
 }
+
+TU_SUITE(.make = suite,
+         .testbed = TU_VARS("CUTOVER_TB_PG_SOURCE_URL",
+                            "CUTOVER_TB_PG_TARGET_URL",
+                            "CUTOVER_TB_REDIS_SOURCE_URL",
+                            "CUTOVER_TB_REDIS_TLS_URL", "CUTOVER_TB_CA",
+                            "CUTOVER_TB_CLOSED_PORT"),
+         .setup = ci_run_setup);

@@ -23,6 +23,7 @@
 #include "cutover/result.h"
 #include "cutover/util.h"
 #include "testutil.h"
+#include "tu_suite.h"
 
 /* ---- building reports ---------------------------------------------------
  */
@@ -642,13 +643,4 @@ static Suite *suite(void)
     return s;
 }
 
-int main(void)
-{
-    SRunner *sr = srunner_create(suite());
-    int failed;
-
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
-}
+TU_SUITE(.make = suite);

@@ -21,6 +21,7 @@
 
 #include "cutover/cutover.h"
 #include "testutil.h"
+#include "tu_suite.h"
 
 #define SENTINEL "Sentinel-Pw-4242"
 
@@ -380,27 +381,20 @@ static void interrupt_with(int sig)
     char *junit = co_asprintf("%s/j.xml", dir);
     char *json = co_asprintf("%s/r.json", dir);
     int64_t t0;
-    int status;
-    pid_t pid = fork();
+    int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+    const char *argv[] = {NULL,  "check",  "--jobs", "1", "--junit",
+                          junit, "--json", json,     NULL};
+    pid_t pid = tu_spawn(argv, NULL, dir, null, null);
 
-    if (pid == 0) {
-        int null = open("/dev/null", O_WRONLY);
-        dup2(null, 1);
-        dup2(null, 2);
-        if (chdir(dir) < 0)
-            _exit(126);
-        execl(CUTOVER_BIN, CUTOVER_BIN, "check", "--jobs", "1", "--junit",
-              junit, "--json", json, (char *)NULL);
-        _exit(127);
-    }
+    ck_assert_int_ge(pid, 0);
+    close(null);
     struct timespec ts = {0, 600 * 1000000L};
     nanosleep(&ts, NULL);
     t0 = co_now_ms();
     kill(pid, sig);
-    waitpid(pid, &status, 0);
+    /* exits 2 by itself: not killed by the signal (128+sig), nor hung */
+    ck_assert_int_eq(tu_reap(pid, 30000), 2);
     ck_assert_int_lt(co_now_ms() - t0, 4000);
-    ck_assert(WIFEXITED(status));
-    ck_assert_int_eq(WEXITSTATUS(status), 2);
 
     json_error_t jerr;
     json_t *root = json_load_file(json, 0, &jerr);
@@ -460,13 +454,4 @@ static Suite *cli_suite(void)
     return s;
 }
 
-int main(void)
-{
-    SRunner *sr = srunner_create(cli_suite());
-    int failed;
-
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
-}
+TU_SUITE(.make = cli_suite);

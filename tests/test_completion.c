@@ -13,6 +13,7 @@
 
 #include "cutover/cutover.h"
 #include "testutil.h"
+#include "tu_suite.h"
 
 static char *script_dir;
 
@@ -191,19 +192,20 @@ static Suite *completion_suite(void)
     return s;
 }
 
-int main(void)
+static int completion_setup(void)
 {
-    SRunner *sr = srunner_create(completion_suite());
-    char *rm;
-    int failed;
-
     script_dir = tu_tmpdir();
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    rm = co_asprintf("rm -rf %s", script_dir);
+    return 0;
+}
+
+static void completion_teardown(void)
+{
+    char *rm = co_asprintf("rm -rf %s", script_dir);
+
     tu_sh(rm, NULL);
     free(rm);
     free(script_dir);
-    return failed ? 1 : 0;
 }
+
+TU_SUITE(.make = completion_suite, .setup = completion_setup,
+         .teardown = completion_teardown);

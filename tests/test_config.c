@@ -13,6 +13,7 @@
 
 #include "cutover/cutover.h"
 #include "testutil.h"
+#include "tu_suite.h"
 
 #define NAME     "cutover.yml"
 #define SENTINEL "Sentinel-Pw-7391"
@@ -807,13 +808,4 @@ static Suite *config_suite(void)
     return s;
 }
 
-int main(void)
-{
-    SRunner *sr = srunner_create(config_suite());
-    int failed;
-
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
-}
+TU_SUITE(.make = config_suite);

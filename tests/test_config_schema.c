@@ -21,6 +21,7 @@
 #include "cutover/check.h"
 #include "cutover/util.h"
 #include "testutil.h"
+#include "tu_suite.h"
 
 #define REGENERATE                                                            \
     "regenerate it: build/cutover config --schema > doc/cutover.schema.json"
@@ -381,19 +382,14 @@ static Suite *schema_suite(void)
     return s;
 }
 
-int main(void)
+static int schema_setup(void)
 {
-    SRunner *sr;
-    int failed;
-
     if (system("python3 -c 'import jsonschema, yaml' 2>/dev/null") != 0) {
         fprintf(stderr, "test_config_schema: python3-jsonschema and "
                         "python3-yaml are missing (ci/deps installs them)\n");
         return 1;
     }
-    sr = srunner_create(schema_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? 0 : 1;
+    return 0;
 }
+
+TU_SUITE(.make = schema_suite, .setup = schema_setup);

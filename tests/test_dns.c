@@ -23,6 +23,7 @@
 #include "checkrun.h"
 #include "cutover/util.h"
 #include "testutil.h"
+#include "tu_suite.h"
 
 /* ---- local resolvers -------------------------------------------------- */
 
@@ -447,15 +448,5 @@ static Suite *dns_suite(void)
     return s;
 }
 
-int main(void)
-{
-    SRunner *sr;
-    int failed;
-
-    tu_testbed_require("CUTOVER_TB_DNS", "CUTOVER_TB_DNS_STALE", NULL);
-    sr = srunner_create(dns_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? 0 : 1;
-}
+TU_SUITE(.make = dns_suite,
+         .testbed = TU_VARS("CUTOVER_TB_DNS", "CUTOVER_TB_DNS_STALE"));

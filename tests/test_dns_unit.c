@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "cutover/dns.h"
+#include "tu_suite.h"
 
 /* legacy.cutover.test A: CNAME (TTL 86400) to app-1234.herokudns.
  * cutover.test (compressed against the question) then its A record (TTL
@@ -155,13 +156,4 @@ static Suite *dns_unit_suite(void)
     return s;
 }
 
-int main(void)
-{
-    SRunner *sr = srunner_create(dns_unit_suite());
-    int failed;
-
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? 0 : 1;
-}
+TU_SUITE(.make = dns_unit_suite);

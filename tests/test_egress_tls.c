@@ -18,6 +18,7 @@
 #include "checkrun.h"
 #include "cutover/util.h"
 #include "testutil.h"
+#include "tu_suite.h"
 
 static const char *const no_proxy_env[] = {"no_proxy=*", "NO_PROXY=*", NULL};
 
@@ -152,11 +153,12 @@ static Suite *egress_suite(void)
     return s;
 }
 
-int main(void)
+static int egress_setup(void)
 {
-    tu_testbed_require("CUTOVER_TB_DIR", "CUTOVER_TB_CA", "CUTOVER_TB_DNS",
-                       NULL);
-    if (!keys_accepted())
-        return TU_SKIP;
-    return tu_run_suite(egress_suite(), CK_NORMAL);
+    return keys_accepted() ? 0 : TU_SKIP;
 }
+
+TU_SUITE(.make = egress_suite,
+         .testbed = TU_VARS("CUTOVER_TB_DIR", "CUTOVER_TB_CA",
+                            "CUTOVER_TB_DNS"),
+         .setup = egress_setup);

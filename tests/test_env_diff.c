@@ -28,6 +28,7 @@
 #include "cutover/envfile.h"
 #include "cutover/util.h"
 #include "testutil.h"
+#include "tu_suite.h"
 
 #define SENTINEL "s3ntinel-VALUE-xyz"
 
@@ -1037,10 +1038,9 @@ START_TEST(t_relative_paths)
 {
     char *dir = tu_tmpdir();
     char *sub = co_asprintf("%s/deploy", dir);
-    char *cfg, *json, *sp, *tp;
-    json_t *rep, *cases;
-    json_error_t jerr;
-    struct tu_proc p;
+    char *cfg, *sp, *tp;
+    json_t *cases;
+    struct tu_outcome o;
 
     ck_assert_int_eq(mkdir(sub, 0700), 0);
     sp = tu_write_file(sub, "heroku-config.json", "{\"A\": \"1\"}");
@@ -1049,23 +1049,13 @@ START_TEST(t_relative_paths)
                         "version: 1\nenv:\n  app:\n"
                         "    source: heroku-config.json\n"
                         "    target: ./aptible-config.env\n");
-    json = co_asprintf("%s/report.json", dir);
-    ck_assert_int_eq(
-        tu_run(&p,
-               (const char *const[]){"cutover", "check", "-c", cfg, "--json",
-                                     json, "--only", "env.diff", NULL},
-               NULL, "/", 60),
-        0);
-    ck_assert_msg(p.status == 0, "exit %d: %s%s", p.status, p.out, p.err);
-    rep = json_load_file(json, 0, &jerr);
-    ck_assert_ptr_nonnull(rep);
-    cases = json_object_get(json_array_get(json_object_get(rep, "checks"), 0),
-                            "cases");
+    tu_check_run_at("/", cfg, TU_WORDS("--only", "env.diff"), NULL, 60, &o);
+    ck_assert_msg(o.status == 0, "exit %d: %s%s", o.status, o.out, o.err);
+    cases = json_object_get(
+        json_array_get(json_object_get(o.report, "checks"), 0), "cases");
     ck_assert_uint_eq(json_array_size(cases), 1);
     ck_assert_str_eq(tu_field(json_array_get(cases, 0), "status"), "pass");
-    json_decref(rep);
-    tu_proc_free(&p);
-    free(json);
+    tu_outcome_free(&o);
     free(cfg);
     free(sp);
     free(tp);
@@ -1122,7 +1112,4 @@ static Suite *env_suite(void)
     return s;
 }
 
-int main(void)
-{
-    return tu_run_suite(env_suite(), CK_NORMAL);
-}
+TU_SUITE(.make = env_suite);

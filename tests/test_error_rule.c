@@ -23,6 +23,7 @@
 #include "checkrun.h"
 #include "cutover/util.h"
 #include "testutil.h"
+#include "tu_suite.h"
 
 static struct tu_outcome run;
 
@@ -219,16 +220,7 @@ static Suite *error_rule_suite(void)
     return s;
 }
 
-int main(void)
-{
-    SRunner *sr;
-    int failed;
-
-    tu_testbed_require("CUTOVER_TB_PG_PASSWORD", "CUTOVER_TB_REDIS_TLS_URL",
-                       "CUTOVER_TB_CA", "CUTOVER_TB_DIR", NULL);
-    sr = srunner_create(error_rule_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? 0 : 1;
-}
+TU_SUITE(.make = error_rule_suite,
+         .testbed = TU_VARS("CUTOVER_TB_PG_PASSWORD",
+                            "CUTOVER_TB_REDIS_TLS_URL", "CUTOVER_TB_CA",
+                            "CUTOVER_TB_DIR"));

@@ -46,6 +46,7 @@
 #include "checkrun.h"
 #include "cutover/util.h"
 #include "testutil.h"
+#include "tu_suite.h"
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -472,7 +473,8 @@ static void bg_start(struct bg *b, const char *cfg, const char *const *args)
 {
     const char *argv[32];
     size_t n = 0;
-    char *cfgpath, *json, *junit, *md;
+    char *cfgpath, *json, *junit, *md, *out, *err;
+    int o, e;
 
     b->dir = tu_tmpdir();
     cfgpath = tu_write_file(b->dir, "cutover.yml", cfg);
@@ -493,20 +495,17 @@ static void bg_start(struct bg *b, const char *cfg, const char *const *args)
         argv[n++] = args[i];
     argv[n] = NULL;
     b->started = co_now_ms();
-    b->pid = fork();
+    out = co_asprintf("%s/stdout", b->dir);
+    err = co_asprintf("%s/stderr", b->dir);
+    o = open(out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    e = open(err, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    ck_assert_msg(o >= 0 && e >= 0, "cannot create %s", out);
+    b->pid = tu_spawn(argv, NULL, NULL, o, e);
     ck_assert_int_ge(b->pid, 0);
-    if (b->pid == 0) {
-        char *out = co_asprintf("%s/stdout", b->dir);
-        char *err = co_asprintf("%s/stderr", b->dir);
-        int o = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        int e = open(err, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        int null = open("/dev/null", O_RDONLY);
-        dup2(null, 0);
-        dup2(o, 1);
-        dup2(e, 2);
-        execv(CUTOVER_BIN, (char *const *)argv);
-        _exit(127);
-    }
+    close(o);
+    close(e);
+    free(out);
+    free(err);
     free(cfgpath);
     free(json);
     free(junit);
@@ -518,32 +517,16 @@ static void bg_start(struct bg *b, const char *cfg, const char *const *args)
 static int bg_wait(struct bg *b, int timeout_ms, int64_t since,
                    int64_t *took_ms)
 {
-    int st;
-    int64_t end = co_now_ms() + timeout_ms;
+    int rc = tu_reap(b->pid, timeout_ms);
 
-    for (;;) {
-        pid_t r = waitpid(b->pid, &st, WNOHANG);
-        if (r == b->pid)
-            break;
-        if (co_now_ms() > end) {
-            kill(b->pid, SIGKILL);
-            waitpid(b->pid, &st, 0);
-            *took_ms = co_now_ms() - since;
-            return -1;
-        }
-        sleep_ms(20);
-    }
     *took_ms = co_now_ms() - since;
-    if (WIFSIGNALED(st))
-        return 128 + WTERMSIG(st);
-    return WEXITSTATUS(st);
+    return rc;
 }
 
 /* Whether the run is still going. */
 static bool bg_alive(struct bg *b)
 {
-    int st;
-    return waitpid(b->pid, &st, WNOHANG) == 0;
+    return tu_alive(b->pid);
 }
 
 static char *bg_output(struct bg *b)
@@ -835,7 +818,7 @@ static Suite *faults_suite(void)
     return s;
 }
 
-int main(void)
+static int faults_setup(void)
 {
     if (access(PGBIN "/initdb", X_OK) != 0 ||
         tu_sh("command -v redis-server >/dev/null", NULL) != 0) {
@@ -847,5 +830,7 @@ int main(void)
     }
     parent_pid = getpid();
     atexit(servers_teardown);
-    return tu_run_suite(faults_suite(), CK_NORMAL);
+    return 0;
 }
+
+TU_SUITE(.make = faults_suite, .setup = faults_setup);

@@ -39,6 +39,7 @@
 #include "checkrun.h"
 #include "cutover/util.h"
 #include "testutil.h"
+#include "tu_suite.h"
 
 #define W(...) TU_WORDS(__VA_ARGS__)
 #define N(a)   (sizeof(a) / sizeof((a)[0]))
@@ -640,11 +641,9 @@ static Suite *hostile_suite(void)
     return s;
 }
 
-int main(void)
-{
-    tu_testbed_require("CUTOVER_TB_PG_SOURCE_URL", "CUTOVER_TB_PG_TARGET_URL",
-                       "CUTOVER_TB_CA", "CUTOVER_TB_REDIS_SOURCE_URL",
-                       "CUTOVER_TB_REDIS_TARGET_URL", "CUTOVER_TB_HTTP",
-                       "CUTOVER_TB_DNS", NULL);
-    return tu_run_suite(hostile_suite(), CK_NORMAL);
-}
+TU_SUITE(.make = hostile_suite,
+         .testbed = TU_VARS("CUTOVER_TB_PG_SOURCE_URL",
+                            "CUTOVER_TB_PG_TARGET_URL", "CUTOVER_TB_CA",
+                            "CUTOVER_TB_REDIS_SOURCE_URL",
+                            "CUTOVER_TB_REDIS_TARGET_URL", "CUTOVER_TB_HTTP",
+                            "CUTOVER_TB_DNS"));

@@ -21,6 +21,7 @@
 #include "checkrun.h"
 #include "cutover/util.h"
 #include "testutil.h"
+#include "tu_suite.h"
 
 /* ---- a one-request-at-a-time HTTP responder ---------------------------- */
 
@@ -299,17 +300,7 @@ static Suite *http_probe_suite(void)
     return s;
 }
 
-int main(void)
-{
-    SRunner *sr;
-    int failed;
-
-    tu_testbed_require("CUTOVER_TB_DNS", "CUTOVER_TB_CA", "CUTOVER_TB_HTTP",
-                       "CUTOVER_TB_HTTPS_GOOD", "CUTOVER_TB_SILENT",
-                       "CUTOVER_TB_CLOSED_PORT", NULL);
-    sr = srunner_create(http_probe_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? 0 : 1;
-}
+TU_SUITE(.make = http_probe_suite,
+         .testbed = TU_VARS("CUTOVER_TB_DNS", "CUTOVER_TB_CA",
+                            "CUTOVER_TB_HTTP", "CUTOVER_TB_HTTPS_GOOD",
+                            "CUTOVER_TB_SILENT", "CUTOVER_TB_CLOSED_PORT"));

@@ -19,8 +19,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "checkrun.h"
 #include "cutover/util.h"
 #include "testutil.h"
+#include "tu_suite.h"
 
 #define PW1 "sentinel-init-pw-6c1f"
 #define PW2 "sentinel-init-pw-9a2e"
@@ -496,8 +498,8 @@ START_TEST(runs_against_the_test_bed)
                           "--heroku",  "heroku-config.json",
                           "--aptible", "aptible-config.env",
                           NULL};
-    const char *check[] = {NULL,     "check",   "--phase",   "pre", "--json",
-                           "r.json", "--quiet", "--timeout", "20s", NULL};
+    const char *const check[] = {"--phase",   "pre", "--quiet",
+                                 "--timeout", "20s", NULL};
     char *e1 = co_asprintf("HEROKU_DATABASE_URL=%s",
                            tu_tb("CUTOVER_TB_PG_SOURCE_URL"));
     char *e2 = co_asprintf("APTIBLE_DATABASE_URL=%s",
@@ -507,10 +509,10 @@ START_TEST(runs_against_the_test_bed)
     char *e4 = co_asprintf("APTIBLE_REDIS_URL=%s",
                            tu_tb("CUTOVER_TB_REDIS_TARGET_URL"));
     const char *env[] = {e1, e2, e3, e4, NULL};
-    char *json = co_asprintf("%s/r.json", dir);
     char *cfg = co_asprintf("%s/cutover.yml", dir);
     char *text;
     struct tu_proc p;
+    struct tu_outcome o;
     json_t *root;
 
     free(tu_write_file(dir, "heroku-config.json", heroku));
@@ -521,13 +523,12 @@ START_TEST(runs_against_the_test_bed)
     text = tu_read_file(cfg, NULL);
     ck_assert_ptr_null(strstr(text, tu_tb("CUTOVER_TB_PG_PASSWORD")));
     free(text);
-    ck_assert_int_eq(tu_run(&p, check, env, dir, 120), 0);
+    tu_check_run_at(dir, "cutover.yml", check, env, 120, &o);
     /* 0 or 1 (the shared bed's databases may differ); never a config,
      * usage or could-not-check outcome. */
-    ck_assert_msg(p.status == 0 || p.status == 1, "check: exit %d: %s",
-                  p.status, p.err);
-    root = json_load_file(json, 0, NULL);
-    ck_assert_ptr_nonnull(root);
+    ck_assert_msg(o.status == 0 || o.status == 1, "check: exit %d: %s",
+                  o.status, o.err);
+    root = o.report;
     ck_assert_str_eq(find_case(root, "pg.connect", "main", "source"), "pass");
     ck_assert_str_eq(find_case(root, "pg.connect", "main", "target"), "pass");
     /* Heroku Redis over TLS, unverified: reachable, and said so. */
@@ -539,13 +540,11 @@ START_TEST(runs_against_the_test_bed)
     ck_assert_str_ne(find_case(root, "redis.connect", "main", "target"),
                      "error");
     ck_assert_ptr_nonnull(find_case(root, "env.diff", "app", "RAILS_ENV"));
-    json_decref(root);
-    tu_proc_free(&p);
+    tu_outcome_free(&o);
     free(e1);
     free(e2);
     free(e3);
     free(e4);
-    free(json);
     free(cfg);
     free(heroku);
     free(aptible);
@@ -577,18 +576,9 @@ static Suite *init_suite(void)
     return s;
 }
 
-int main(void)
-{
-    SRunner *sr;
-    int failed;
-
-    tu_testbed_require(
-        "CUTOVER_TB_PG_SOURCE_URL", "CUTOVER_TB_PG_TARGET_URL",
-        "CUTOVER_TB_REDIS_SOURCE_URL", "CUTOVER_TB_REDIS_TARGET_URL",
-        "CUTOVER_TB_REDIS_TLS_URL", "CUTOVER_TB_PG_PASSWORD", NULL);
-    sr = srunner_create(init_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? 0 : 1;
-}
+TU_SUITE(.make = init_suite, .testbed = TU_VARS("CUTOVER_TB_PG_SOURCE_URL",
+                                                "CUTOVER_TB_PG_TARGET_URL",
+                                                "CUTOVER_TB_REDIS_SOURCE_URL",
+                                                "CUTOVER_TB_REDIS_TARGET_URL",
+                                                "CUTOVER_TB_REDIS_TLS_URL",
+                                                "CUTOVER_TB_PG_PASSWORD"));

@@ -15,6 +15,7 @@
 
 #include "cutover/net.h"
 #include "testutil.h"
+#include "tu_suite.h"
 
 static struct co_strlist tb_servers;
 
@@ -153,17 +154,16 @@ static Suite *net_suite(void)
     return s;
 }
 
-int main(void)
+static int net_setup(void)
 {
-    SRunner *sr;
-    int failed;
-
-    tu_testbed_require("CUTOVER_TB_DNS", NULL);
     co_strlist_add(&tb_servers, tu_tb("CUTOVER_TB_DNS"));
-    sr = srunner_create(net_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    co_strlist_free(&tb_servers);
-    return failed == 0 ? 0 : 1;
+    return 0;
 }
+
+static void net_teardown(void)
+{
+    co_strlist_free(&tb_servers);
+}
+
+TU_SUITE(.make = net_suite, .testbed = TU_VARS("CUTOVER_TB_DNS"),
+         .setup = net_setup, .teardown = net_teardown);

@@ -22,6 +22,7 @@
 
 #include "cutover/net.h"
 #include "testutil.h"
+#include "tu_suite.h"
 
 /* ---- helpers ---------------------------------------------------------- */
 
@@ -488,13 +489,4 @@ static Suite *net_unit_suite(void)
     return s;
 }
 
-int main(void)
-{
-    SRunner *sr = srunner_create(net_unit_suite());
-    int failed;
-
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? 0 : 1;
-}
+TU_SUITE(.make = net_unit_suite);

@@ -21,6 +21,7 @@
 #include "cutover/result.h"
 #include "cutover/util.h"
 #include "testutil.h"
+#include "tu_suite.h"
 
 #define SENTINEL "sentinel-om-5d1c0e9b7a"
 
@@ -382,23 +383,20 @@ static Suite *openmetrics_suite(void)
     return s;
 }
 
-int main(void)
+static int openmetrics_setup(void)
 {
-    SRunner *sr;
-    int failed;
-
-    tu_testbed_require("CUTOVER_TB_PG_SOURCE_URL", "CUTOVER_TB_PG_TARGET_URL",
-                       "CUTOVER_TB_REDIS_SOURCE_URL",
-                       "CUTOVER_TB_REDIS_TARGET_URL", "CUTOVER_TB_CLOSED_PORT",
-                       NULL);
     if (system("promtool --version >/dev/null 2>&1") != 0) {
         fprintf(stderr, "test_openmetrics: promtool is missing (Debian "
                         "package prometheus, installed by ci/deps)\n");
         return 1;
     }
-    sr = srunner_create(openmetrics_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? 0 : 1;
+    return 0;
 }
+
+TU_SUITE(.make = openmetrics_suite,
+         .testbed = TU_VARS("CUTOVER_TB_PG_SOURCE_URL",
+                            "CUTOVER_TB_PG_TARGET_URL",
+                            "CUTOVER_TB_REDIS_SOURCE_URL",
+                            "CUTOVER_TB_REDIS_TARGET_URL",
+                            "CUTOVER_TB_CLOSED_PORT"),
+         .setup = openmetrics_setup);

@@ -20,6 +20,7 @@
 #include "cutover/util.h"
 #include "pgfixture.h"
 #include "testutil.h"
+#include "tu_suite.h"
 
 #define DB_COPY "pgchecks_copy"
 #define DB_EXT  "pgchecks_ext"
@@ -373,8 +374,4 @@ static Suite *pg_checks_suite(void)
     return s;
 }
 
-int main(void)
-{
-    tu_pg_require();
-    return tu_run_suite(pg_checks_suite(), CK_ENV);
-}
+TU_SUITE(.make = pg_checks_suite, .pg = true, .ck_env = true);

@@ -24,6 +24,7 @@
 #include "cutover/util.h"
 #include "pgfixture.h"
 #include "testutil.h"
+#include "tu_suite.h"
 
 #define CHECK_ID "pg.checksum"
 
@@ -274,15 +275,4 @@ static Suite *checksum_suite(void)
     return s;
 }
 
-int main(void)
-{
-    SRunner *sr;
-    int failed;
-
-    tu_pg_require();
-    sr = srunner_create(checksum_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? 0 : 1;
-}
+TU_SUITE(.make = checksum_suite, .pg = true);

@@ -22,6 +22,7 @@
 #include "cutover/util.h"
 #include "pgfixture.h"
 #include "testutil.h"
+#include "tu_suite.h"
 
 #define DB "pglayer"
 
@@ -922,14 +923,11 @@ START_TEST(names)
 }
 END_TEST
 
-int main(void)
+static Suite *pg_layer_suite(void)
 {
     Suite *s;
     TCase *tc;
-    SRunner *sr;
-    int failed;
 
-    tu_pg_require();
     s = suite_create("pg_layer");
     tc = tcase_create("pg");
     tcase_set_timeout(tc, 60);
@@ -954,9 +952,7 @@ int main(void)
     tcase_add_test(tc, pool_map_jobs);
     tcase_add_test(tc, pool_open_failure);
     suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_ENV);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? 0 : 1;
+    return s;
 }
+
+TU_SUITE(.make = pg_layer_suite, .pg = true, .ck_env = true);

@@ -17,6 +17,7 @@
 #include "cutover/util.h"
 #include "pgfixture.h"
 #include "testutil.h"
+#include "tu_suite.h"
 
 #define DB "pg_query_db"
 
@@ -323,9 +324,5 @@ static Suite *query_suite(void)
     return s;
 }
 
-int main(void)
-{
-    tu_pg_require();
-    tu_testbed_require("CUTOVER_TB_CLOSED_PORT", NULL);
-    return tu_run_suite(query_suite(), CK_NORMAL);
-}
+TU_SUITE(.make = query_suite, .pg = true,
+         .testbed = TU_VARS("CUTOVER_TB_CLOSED_PORT"));

@@ -20,6 +20,7 @@
 #include "cutover/util.h"
 #include "pgfixture.h"
 #include "testutil.h"
+#include "tu_suite.h"
 
 #define DB "pg_quiesced_db"
 
@@ -278,9 +279,5 @@ static Suite *quiesced_suite(void)
     return s;
 }
 
-int main(void)
-{
-    tu_pg_require();
-    tu_testbed_require("CUTOVER_TB_CLOSED_PORT", NULL);
-    return tu_run_suite(quiesced_suite(), CK_NORMAL);
-}
+TU_SUITE(.make = quiesced_suite, .pg = true,
+         .testbed = TU_VARS("CUTOVER_TB_CLOSED_PORT"));

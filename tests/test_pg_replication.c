@@ -18,9 +18,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "checkrun.h"
 #include "cutover/util.h"
 #include "pgfixture.h"
 #include "testutil.h"
+#include "tu_suite.h"
 
 #define DB_NATIVE "pg_replication_native"
 #define DB_STUCK  "pg_replication_stuck"
@@ -186,89 +188,19 @@ static void wait_reported(void)
 
 /* ---- running the binary ------------------------------------------------- */
 
-struct outcome {
-    int status;
-    json_t *report;
-    char *text; /* everything printed plus the JSON, for messages */
-};
-
-static void run_check(const char *config, struct outcome *o)
+/* `cutover check --only pg.replication --phase pre` on config; checkrun
+ * asserts no test-bed password is in any output or report. */
+static void run_check(const char *config, struct tu_outcome *o)
 {
-    char *dir = tu_tmpdir();
-    char *cfg = tu_write_file(dir, "cutover.yml", config);
-    char *json = co_asprintf("%s/report.json", dir);
-    const char *argv[] = {
-        "cutover", "check", "-c",     cfg,  "--only", "pg.replication",
-        "--phase", "pre",   "--json", json, NULL};
-    struct tu_proc p;
-    json_error_t jerr;
-    char *raw;
-
-    ck_assert_int_eq(tu_run(&p, argv, NULL, dir, 60), 0);
-    raw = tu_read_file(json, NULL);
-    o->status = p.status;
-    o->text = co_asprintf("exit %d\n--- stdout\n%s\n--- stderr\n%s\n--- "
-                          "json\n%s",
-                          p.status, p.out ? p.out : "", p.err ? p.err : "",
-                          raw ? raw : "");
-    o->report = json_load_file(json, 0, &jerr);
-    ck_assert_msg(o->report != NULL, "no JSON report (%s): %s", jerr.text,
-                  o->text);
-    free(raw);
-    tu_proc_free(&p);
-    unlink(json);
-    unlink(cfg);
-    rmdir(dir);
-    free(json);
-    free(cfg);
-    free(dir);
-}
-
-static void outcome_free(struct outcome *o)
-{
-    json_decref(o->report);
-    free(o->text);
-}
-
-/* No password of the test bed in anything cutover wrote. */
-static void assert_no_secrets(const struct outcome *o)
-{
-    const char *vars[] = {"CUTOVER_TB_PG_PASSWORD",
-                          "CUTOVER_TB_PG_ADMIN_PASSWORD"};
-
-    for (size_t i = 0; i < 2; i++) {
-        const char *pw = tu_tb(vars[i]);
-        if (pw != NULL)
-            ck_assert_msg(strstr(o->text, pw) == NULL, "%s leaked: %s",
-                          vars[i], o->text);
-    }
-}
-
-static json_t *find_case(const struct outcome *o, const char *resource,
-                         const char *name)
-{
-    json_t *checks = json_object_get(o->report, "checks"), *c, *k;
-    size_t i, j;
-
-    json_array_foreach(checks, i, c)
-    {
-        const char *res = json_string_value(json_object_get(c, "resource"));
-        if (res == NULL || strcmp(res, resource) != 0)
-            continue;
-        json_array_foreach(json_object_get(c, "cases"), j, k)
-        {
-            const char *n = json_string_value(json_object_get(k, "name"));
-            if (n != NULL && strcmp(n, name) == 0)
-                return k;
-        }
-    }
-    return NULL;
+    tu_check_run(config,
+                 TU_WORDS("--only", "pg.replication", "--phase", "pre"), NULL,
+                 60, o);
 }
 
 /* Runs the check until the target-only case has a lag to judge: an apply
  * worker the test bed restarted (pglogical's DROP DATABASE kicker) has no
  * publisher report until its first feedback round trip. */
-static void run_check_lag_known(const char *config, struct outcome *o)
+static void run_check_lag_known(const char *config, struct tu_outcome *o)
 {
     for (int attempt = 0;; attempt++) {
         json_t *c;
@@ -276,46 +208,13 @@ static void run_check_lag_known(const char *config, struct outcome *o)
 
         wait_reported();
         run_check(config, o);
-        c = find_case(o, "tonly", "pgrepl_native");
+        c = tu_find_case(o, "tonly", "pgrepl_native");
         msg = c ? json_string_value(json_object_get(c, "message")) : NULL;
         if (attempt == 4 || msg == NULL || strstr(msg, "lag unknown") == NULL)
             return;
-        outcome_free(o);
+        tu_outcome_free(o);
         usleep(500 * 1000);
     }
-}
-
-static size_t ncases(const struct outcome *o, const char *resource)
-{
-    json_t *checks = json_object_get(o->report, "checks"), *c;
-    size_t i;
-
-    json_array_foreach(checks, i, c)
-    {
-        const char *res = json_string_value(json_object_get(c, "resource"));
-        if (res != NULL && strcmp(res, resource) == 0)
-            return json_array_size(json_object_get(c, "cases"));
-    }
-    return 0;
-}
-
-/* Asserts a case's status and that its message holds every word. */
-static void expect_case(const struct outcome *o, const char *resource,
-                        const char *name, const char *status,
-                        const char *const *words)
-{
-    json_t *c = find_case(o, resource, name);
-    const char *st, *msg;
-
-    ck_assert_msg(c != NULL, "no case %s/%s: %s", resource, name, o->text);
-    st = json_string_value(json_object_get(c, "status"));
-    msg = json_string_value(json_object_get(c, "message"));
-    ck_assert_msg(strcmp(st, status) == 0, "%s/%s: want %s, got %s: %s",
-                  resource, name, status, st, msg);
-    for (size_t i = 0; words[i] != NULL; i++)
-        ck_assert_msg(strstr(msg, words[i]) != NULL,
-                      "%s/%s: \"%s\" not in \"%s\"", resource, name, words[i],
-                      msg);
 }
 
 /* A config with resources "main" (both sides) and "tonly" (target only)
@@ -346,7 +245,7 @@ static const char tables_sql[] =
 
 START_TEST(test_native_synced)
 {
-    struct outcome o;
+    struct tu_outcome o;
     char *dsn, *sql, *cfg;
 
     repl_cleanup(DB_NATIVE);
@@ -375,27 +274,26 @@ START_TEST(test_native_synced)
 
     cfg = config_for(DB_NATIVE, NULL);
     run_check_lag_known(cfg, &o);
-    expect_case(&o, "main", "pgrepl_native", "pass",
-                (const char *const[]){"native: replicating",
-                                      "initial sync done (2 tables)",
-                                      "s (measured on the source)", NULL});
-    ck_assert_uint_eq(ncases(&o, "main"), 1);
-    expect_case(&o, "tonly", "pgrepl_native", "pass",
-                (const char *const[]){"initial sync done (2 tables)",
-                                      "at most", NULL});
+    tu_expect_on(&o, "main", "pgrepl_native", "pass",
+                 (const char *const[]){"native: replicating",
+                                       "initial sync done (2 tables)",
+                                       "s (measured on the source)", NULL});
+    ck_assert_uint_eq(tu_ncases(&o, "pg.replication", "main"), 1);
+    tu_expect_on(&o, "tonly", "pgrepl_native", "pass",
+                 (const char *const[]){"initial sync done (2 tables)",
+                                       "at most", NULL});
     ck_assert_msg(o.status == 0, "%s", o.text);
-    assert_no_secrets(&o);
-    outcome_free(&o);
+    tu_outcome_free(&o);
     free(cfg);
 
     /* Without the source, lag is bounded by the publisher's last report,
      * always more than a millisecond ago. */
     cfg = config_for(DB_NATIVE, "checks:\n  pg.replication: {max_lag: 1ms}\n");
     run_check_lag_known(cfg, &o);
-    expect_case(&o, "tonly", "pgrepl_native", "fail",
-                (const char *const[]){"exceeds max_lag 1ms", NULL});
+    tu_expect_on(&o, "tonly", "pgrepl_native", "fail",
+                 (const char *const[]){"exceeds max_lag 1ms", NULL});
     ck_assert_int_eq(o.status, 1);
-    outcome_free(&o);
+    tu_outcome_free(&o);
     free(cfg);
 
     /* A slot nobody consumes holds WAL back on the source. */
@@ -404,11 +302,11 @@ START_TEST(test_native_synced)
               "'pgoutput');");
     cfg = config_for(DB_NATIVE, NULL);
     run_check(cfg, &o);
-    expect_case(&o, "main", "pgrepl_native", "pass",
-                (const char *const[]){"initial sync done", NULL});
-    expect_case(&o, "main", "slot pgrepl_orphan", "warn",
-                (const char *const[]){"no subscriber", "of WAL", NULL});
-    outcome_free(&o);
+    tu_expect_on(&o, "main", "pgrepl_native", "pass",
+                 (const char *const[]){"initial sync done", NULL});
+    tu_expect_on(&o, "main", "slot pgrepl_orphan", "warn",
+                 (const char *const[]){"no subscriber", "of WAL", NULL});
+    tu_outcome_free(&o);
     free(cfg);
     free(sql);
     free(dsn);
@@ -421,7 +319,7 @@ END_TEST
  * started: both fail and name the tables. */
 START_TEST(test_native_unsynced)
 {
-    struct outcome o;
+    struct tu_outcome o;
     char *dsn, *sql, *cfg;
 
     repl_cleanup(DB_STUCK);
@@ -456,22 +354,21 @@ START_TEST(test_native_unsynced)
 
     cfg = config_for(DB_STUCK, NULL);
     run_check(cfg, &o);
-    expect_case(&o, "main", "pgrepl_stuck", "fail",
-                (const char *const[]){"native:", "initial sync unfinished",
-                                      "1 of 2 tables not ready",
-                                      "public.\"Stuck \"\"Table\"\"\" (",
-                                      NULL});
+    tu_expect_on(&o, "main", "pgrepl_stuck", "fail",
+                 (const char *const[]){"native:", "initial sync unfinished",
+                                       "1 of 2 tables not ready",
+                                       "public.\"Stuck \"\"Table\"\"\" (",
+                                       NULL});
     ck_assert_msg(
         strstr(json_string_value(json_object_get(
-                   find_case(&o, "main", "pgrepl_stuck"), "message")),
+                   tu_find_case(&o, "main", "pgrepl_stuck"), "message")),
                "ready_t") == NULL,
         "a synced table named: %s", o.text);
-    expect_case(&o, "main", "pgrepl_off", "fail",
-                (const char *const[]){"disabled", "1 of 1 tables",
-                                      "public.ready_t (initializing)", NULL});
+    tu_expect_on(&o, "main", "pgrepl_off", "fail",
+                 (const char *const[]){"disabled", "1 of 1 tables",
+                                       "public.ready_t (initializing)", NULL});
     ck_assert_int_eq(o.status, 1);
-    assert_no_secrets(&o);
-    outcome_free(&o);
+    tu_outcome_free(&o);
     free(cfg);
     free(sql);
     free(dsn);
@@ -563,24 +460,23 @@ static void pgl_setup(void)
 
 START_TEST(test_pglogical)
 {
-    struct outcome o;
+    struct tu_outcome o;
     char *cfg, *url, *sql;
     const char *pw = tu_tb("CUTOVER_TB_PG_PASSWORD");
 
     pgl_setup();
     cfg = config_for(DB_PGL, NULL);
     run_check(cfg, &o);
-    expect_case(&o, "main", "pgrepl_pgl", "pass",
-                (const char *const[]){"pglogical: replicating",
-                                      "initial sync done (2 tables)",
-                                      "(measured on the source)", NULL});
-    ck_assert_uint_eq(ncases(&o, "main"), 1);
+    tu_expect_on(&o, "main", "pgrepl_pgl", "pass",
+                 (const char *const[]){"pglogical: replicating",
+                                       "initial sync done (2 tables)",
+                                       "(measured on the source)", NULL});
+    ck_assert_uint_eq(tu_ncases(&o, "pg.replication", "main"), 1);
     /* Without the source, pglogical has no lag of its own to show. */
-    expect_case(&o, "tonly", "pgrepl_pgl", "warn",
-                (const char *const[]){"lag unknown", NULL});
+    tu_expect_on(&o, "tonly", "pgrepl_pgl", "warn",
+                 (const char *const[]){"lag unknown", NULL});
     ck_assert_msg(o.status == 0, "%s", o.text);
-    assert_no_secrets(&o);
-    outcome_free(&o);
+    tu_outcome_free(&o);
 
     /* A role that may not read pglogical's schema: an error that says
      * what to grant, and no crash. */
@@ -602,13 +498,12 @@ START_TEST(test_pglogical)
         sql = fixed;
     }
     run_check(sql, &o);
-    expect_case(&o, "probe", "pglogical", "error",
-                (const char *const[]){"permission denied",
-                                      "USAGE on schema pglogical",
-                                      "pg_read_all_data", NULL});
+    tu_expect_on(&o, "probe", "pglogical", "error",
+                 (const char *const[]){"permission denied",
+                                       "USAGE on schema pglogical",
+                                       "pg_read_all_data", NULL});
     ck_assert_int_eq(o.status, 2);
-    assert_no_secrets(&o);
-    outcome_free(&o);
+    tu_outcome_free(&o);
     free(sql);
     free(url);
     probe_drop();
@@ -618,11 +513,11 @@ START_TEST(test_pglogical)
               "SELECT pglogical.alter_subscription_disable('pgrepl_pgl', "
               "true);");
     run_check(cfg, &o);
-    expect_case(&o, "main", "pgrepl_pgl", "fail",
-                (const char *const[]){"pglogical", "status disabled",
-                                      "not replicating", NULL});
+    tu_expect_on(&o, "main", "pgrepl_pgl", "fail",
+                 (const char *const[]){"pglogical", "status disabled",
+                                       "not replicating", NULL});
     ck_assert_int_eq(o.status, 1);
-    outcome_free(&o);
+    tu_outcome_free(&o);
     free(cfg);
     repl_cleanup(DB_PGL);
 }
@@ -632,7 +527,7 @@ END_TEST
 
 START_TEST(test_no_replication_skips)
 {
-    struct outcome o;
+    struct tu_outcome o;
     char *cfg, *down;
 
     tu_pg_create(DB_NONE);
@@ -643,15 +538,15 @@ START_TEST(test_no_replication_skips)
                        tu_tb("CUTOVER_TB_CLOSED_PORT"), DB_NONE);
     cfg = config_for(DB_NONE, down);
     run_check(cfg, &o);
-    expect_case(
+    tu_expect_on(
         &o, "main", "main", "skip",
         (const char *const[]){"no logical replication on the target", NULL});
-    expect_case(&o, "tonly", "tonly", "skip",
-                (const char *const[]){"no logical replication", NULL});
-    expect_case(&o, "down", "down", "error",
-                (const char *const[]){"target", "refused", NULL});
+    tu_expect_on(&o, "tonly", "tonly", "skip",
+                 (const char *const[]){"no logical replication", NULL});
+    tu_expect_on(&o, "down", "down", "error",
+                 (const char *const[]){"target", "refused", NULL});
     ck_assert_int_eq(o.status, 2);
-    outcome_free(&o);
+    tu_outcome_free(&o);
     free(cfg);
     free(down);
     repl_cleanup(DB_NONE);
@@ -673,17 +568,6 @@ static Suite *repl_suite(void)
     return s;
 }
 
-int main(void)
-{
-    SRunner *sr;
-    int failed;
-
-    tu_pg_require();
-    tu_testbed_require("CUTOVER_TB_PG_PASSWORD", "CUTOVER_TB_CLOSED_PORT",
-                       NULL);
-    sr = srunner_create(repl_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? 0 : 1;
-}
+TU_SUITE(.make = repl_suite, .pg = true,
+         .testbed = TU_VARS("CUTOVER_TB_PG_PASSWORD",
+                            "CUTOVER_TB_CLOSED_PORT"));

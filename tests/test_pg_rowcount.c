@@ -17,6 +17,7 @@
 #include "checkrun.h"
 #include "pgfixture.h"
 #include "testutil.h"
+#include "tu_suite.h"
 
 #define CHECK_ID "pg.rowcount"
 
@@ -200,15 +201,4 @@ static Suite *rowcount_suite(void)
     return s;
 }
 
-int main(void)
-{
-    SRunner *sr;
-    int failed;
-
-    tu_pg_require();
-    sr = srunner_create(rowcount_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? 0 : 1;
-}
+TU_SUITE(.make = rowcount_suite, .pg = true);

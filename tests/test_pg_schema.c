@@ -23,10 +23,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "checkrun.h"
 #include "cutover/pg.h"
 #include "cutover/util.h"
 #include "pgfixture.h"
 #include "testutil.h"
+#include "tu_suite.h"
 
 /* A server option: options are never read, so never printed. */
 #define FDW_SECRET "fdw-sentinel-7c1e9a"
@@ -262,36 +264,18 @@ static void target_sql(const char *db, const char *sql)
 /* ---- running the binary ----------------------------------------------- */
 
 struct outcome {
-    int status;
-    json_t *report;
+    struct tu_outcome run; /* the run (checkrun.h) */
+    int status;            /* its exit code */
     json_t *cases; /* pg.schema's cases on resource "main" (borrowed) */
-    char *text;    /* stdout + stderr + JSON, searched by tests */
-    char *brief;   /* exit status and the text report, capped: for failure
-                      messages (Check's messages are limited in size) */
+    char *brief;   /* the run's output, capped: for failure messages (Check's
+                      messages are limited in size) */
 };
-
-static json_t *find_cases(json_t *report)
-{
-    json_t *checks = json_object_get(report, "checks"), *c;
-    size_t i;
-
-    json_array_foreach(checks, i, c)
-    {
-        const char *id = json_string_value(json_object_get(c, "check"));
-        const char *res = json_string_value(json_object_get(c, "resource"));
-        if (id && res && strcmp(id, "pg.schema") == 0 &&
-            strcmp(res, "main") == 0)
-            return json_object_get(c, "cases");
-    }
-    return NULL;
-}
 
 /* Runs pg.schema on `main` = {source, target} URLs plus `extra` YAML
  * lines for the resource, and `checks` YAML for the checks: section. */
 static void run_urls(const char *src, const char *tgt, const char *extra,
                      const char *checks, struct outcome *o)
 {
-    char *dir = tu_tmpdir();
     char *config =
         co_asprintf("version: 1\n"
                     "settings: {timeout: 60s}\n"
@@ -303,39 +287,12 @@ static void run_urls(const char *src, const char *tgt, const char *extra,
                     "%s%s",
                     src, tgt, extra ? extra : "", checks ? "checks:\n" : "",
                     checks ? checks : "");
-    char *cfg = tu_write_file(dir, "cutover.yml", config);
-    char *json = co_asprintf("%s/report.json", dir);
-    const char *argv[] = {"cutover",   "check",  "-c", cfg, "--only",
-                          "pg.schema", "--json", json, NULL};
-    const char *pw = tu_tb("CUTOVER_TB_PG_PASSWORD");
-    struct tu_proc p;
-    json_error_t jerr;
-    char *raw;
 
-    ck_assert_int_eq(tu_run(&p, argv, NULL, dir, 120), 0);
-    o->status = p.status;
-    raw = tu_read_file(json, NULL);
-    o->brief = co_asprintf("exit %d\n%.3000s\n%.500s", p.status,
-                           p.out ? p.out : "", p.err ? p.err : "");
-    o->text = co_asprintf("exit %d\n--- stdout\n%s\n--- stderr\n%s\n"
-                          "--- json\n%s",
-                          p.status, p.out ? p.out : "", p.err ? p.err : "",
-                          raw ? raw : "(none)");
-    ck_assert_msg(raw != NULL, "no JSON report: %s", o->text);
-    if (pw != NULL && pw[0] != '\0')
-        ck_assert_msg(strstr(o->text, pw) == NULL, "the password leaked: %s",
-                      o->text);
-    o->report = json_loads(raw, 0, &jerr);
-    ck_assert_msg(o->report != NULL, "bad JSON (%s): %s", jerr.text, o->brief);
-    o->cases = find_cases(o->report);
-    ck_assert_msg(json_is_array(o->cases), "no pg.schema result: %s",
-                  o->brief);
-    free(raw);
-    tu_proc_free(&p);
-    free(json);
-    free(cfg);
+    tu_check_run(config, TU_WORDS("--only", "pg.schema"), NULL, 120, &o->run);
+    o->status = o->run.status;
+    o->brief = co_asprintf("%.3500s", o->run.text);
+    o->cases = tu_need_cases(&o->run, "pg.schema", "main");
     free(config);
-    free(dir);
 }
 
 /* Source: the base fixture; target: database `db` of the target. */
@@ -355,42 +312,18 @@ static void run_db(const char *db, const char *extra, const char *checks,
 
 static void outcome_free(struct outcome *o)
 {
-    json_decref(o->report);
-    free(o->text);
+    tu_outcome_free(&o->run);
     free(o->brief);
-}
-
-static const char *field(json_t *c, const char *key)
-{
-    const char *s = json_string_value(json_object_get(c, key));
-
-    return s ? s : "";
 }
 
 static json_t *find_case(const struct outcome *o, const char *name)
 {
-    json_t *c;
-    size_t i;
-
-    json_array_foreach(o->cases, i, c)
-    {
-        if (strcmp(field(c, "name"), name) == 0)
-            return c;
-    }
-    return NULL;
+    return tu_case(&o->run, "pg.schema", "main", name);
 }
 
 static size_t count_status(const struct outcome *o, const char *status)
 {
-    json_t *c;
-    size_t i, n = 0;
-
-    json_array_foreach(o->cases, i, c)
-    {
-        if (strcmp(field(c, "status"), status) == 0)
-            n++;
-    }
-    return n;
+    return tu_count_status(&o->run, "pg.schema", status);
 }
 
 /* Asserts case `name` has `status` and a message holding every word
@@ -403,10 +336,10 @@ static void expect_case(const struct outcome *o, const char *name,
     va_list ap;
 
     ck_assert_msg(c != NULL, "no case \"%s\": %s", name, o->brief);
-    msg = field(c, "message");
-    ck_assert_msg(strcmp(field(c, "status"), status) == 0,
-                  "%s: want %s, got %s: %s", name, status, field(c, "status"),
-                  msg);
+    msg = tu_field(c, "message");
+    ck_assert_msg(strcmp(tu_field(c, "status"), status) == 0,
+                  "%s: want %s, got %s: %s", name, status,
+                  tu_field(c, "status"), msg);
     va_start(ap, status);
     while ((w = va_arg(ap, const char *)) != NULL)
         ck_assert_msg(strstr(msg, w) != NULL, "%s: \"%s\" not in \"%s\"", name,
@@ -496,7 +429,7 @@ START_TEST(test_faithful_copy_passes)
     expect_case(&o, "event triggers", "pass", "1 event trigger matches", NULL);
     expect_case(&o, "large objects", "pass", "large objects match", NULL);
     /* pgcrypto's functions are the extension's, not user schema. */
-    ck_assert_msg(strstr(o.text, "digest") == NULL, "%s", o.brief);
+    ck_assert_msg(!tu_mentions(&o.run, "digest"), "%s", o.brief);
     ck_assert_int_eq(json_array_size(o.cases), 30);
     outcome_free(&o);
 }
@@ -1004,8 +937,8 @@ START_TEST(test_column_order_warns)
     expect_case(&o, "public.ordered", "warn", "column order public.ordered",
                 "a, b, c on source, a, c, b on target", NULL);
     expect_case(&o, "public.posts.draft", "fail", "only on target", NULL);
-    ck_assert_msg(strstr(o.text, "column order public.posts") == NULL, "%s",
-                  o.text);
+    ck_assert_msg(!tu_mentions(&o.run, "column order public.posts"), "%s",
+                  o.brief);
     expect_counts(&o, 1, 1);
     outcome_free(&o);
     target_drop("schema_t_order");
@@ -1142,8 +1075,8 @@ START_TEST(test_foreign_objects)
     expect_case(&o, "extra_fdw", "fail",
                 "foreign data wrapper extra_fdw only on target", NULL);
     expect_failures(&o, 3);
-    ck_assert_msg(strstr(o.text, FDW_SECRET) == NULL, "%s", o.brief);
-    ck_assert_msg(strstr(o.text, "other-secret") == NULL, "%s", o.brief);
+    ck_assert_msg(!tu_mentions(&o.run, FDW_SECRET), "%s", o.brief);
+    ck_assert_msg(!tu_mentions(&o.run, "other-secret"), "%s", o.brief);
     outcome_free(&o);
     target_drop("schema_t_fdw");
 }
@@ -1437,7 +1370,7 @@ START_TEST(test_role_map)
                 NULL);
     ck_assert_msg(find_case(&o, "public.accounts") == NULL, "%s", o.brief);
     expect_failures(&o, 1);
-    ck_assert_msg(strstr(o.text, pw) == NULL, "password leaked: %s", o.brief);
+    ck_assert_msg(!tu_mentions(&o.run, pw), "password leaked: %s", o.brief);
     outcome_free(&o);
 
     tu_pg_drop(db);
@@ -1476,7 +1409,7 @@ START_TEST(test_exclude_hides_table)
     run_db("schema_t_excl", "    exclude: [public.comments, 'public.tmp*']\n",
            NULL, &o);
     expect_failures(&o, 0);
-    ck_assert_msg(strstr(o.text, "comments") == NULL, "%s", o.brief);
+    ck_assert_msg(!tu_mentions(&o.run, "comments"), "%s", o.brief);
     /* Without the exclusion the same drift fails. */
     outcome_free(&o);
     run_db("schema_t_excl", NULL, NULL, &o);
@@ -1510,7 +1443,7 @@ START_TEST(test_schemas_restriction)
     expect_case(&o, "public.posts.title", "fail",
                 "nullability NOT NULL on source, NULL on target", NULL);
     ck_assert_msg(find_case(&o, "billing.invoices.amount") == NULL, "%s",
-                  o.text);
+                  o.brief);
     /* A listed schema that exists nowhere is a warning, not silence. */
     expect_case(&o, "nosuch", "warn", "exists on neither side", NULL);
     outcome_free(&o);
@@ -1527,7 +1460,7 @@ START_TEST(test_owners_param)
     expect_case(&o, "public.owned", "fail", "table public.owned",
                 "owner schema_t_owner on source, postgres on target", NULL);
     /* Privileges stay ignored unless acls: true. */
-    ck_assert_msg(strstr(o.text, "privileges") == NULL, "%s", o.brief);
+    ck_assert_msg(!tu_mentions(&o.run, "privileges"), "%s", o.brief);
     outcome_free(&o);
 
     run_db("schema_t_own", NULL, "  pg.schema: {acls: true}\n", &o);
@@ -1672,16 +1605,10 @@ static Suite *pg_schema_suite(void)
     return s;
 }
 
-int main(void)
+static int schema_setup(void)
 {
-    SRunner *sr;
-    int failed;
-
-    tu_pg_require();
     run_id = (int)getpid();
-    sr = srunner_create(pg_schema_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? 0 : 1;
+    return 0;
 }
+
+TU_SUITE(.make = pg_schema_suite, .pg = true, .setup = schema_setup);

@@ -18,6 +18,7 @@
 #include "checkrun.h"
 #include "pgfixture.h"
 #include "testutil.h"
+#include "tu_suite.h"
 
 #define CHECK_ID "pg.sequences"
 
@@ -150,15 +151,4 @@ static Suite *sequences_suite(void)
     return s;
 }
 
-int main(void)
-{
-    SRunner *sr;
-    int failed;
-
-    tu_pg_require();
-    sr = srunner_create(sequences_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? 0 : 1;
-}
+TU_SUITE(.make = sequences_suite, .pg = true);

@@ -29,6 +29,7 @@
 #include "cutover/util.h"
 #include "pgfixture.h"
 #include "testutil.h"
+#include "tu_suite.h"
 
 #define DB       "progress_t"
 #define REDIS_DB 10
@@ -141,35 +142,31 @@ static char *read_in(const char *dir, const char *name)
  * dir/stdout.txt; returns everything the terminal received. */
 static char *run_on_pty(const char *dir, const char *const *extra, int *status)
 {
-    int master = posix_openpt(O_RDWR | O_NOCTTY);
+    int master = posix_openpt(O_RDWR | O_NOCTTY), slave, out;
+    const char *argv[32] = {NULL,          "check",   "-c",
+                            "cutover.yml", "--json",  "out.json",
+                            "--junit",     "out.xml", NULL};
+    const char *env[] = {"TERM=xterm", "NO_COLOR", NULL};
+    char *stdout_path = co_asprintf("%s/stdout.txt", dir);
+    size_t n = 8;
     struct co_buf got;
     pid_t pid;
 
     ck_assert_int_ge(master, 0);
     ck_assert_int_eq(grantpt(master), 0);
     ck_assert_int_eq(unlockpt(master), 0);
-    pid = fork();
+    slave = open(ptsname(master), O_RDWR | O_NOCTTY | O_CLOEXEC);
+    out = open(stdout_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    ck_assert_msg(slave >= 0 && out >= 0, "cannot open the terminal or %s",
+                  stdout_path);
+    for (size_t i = 0; extra[i] != NULL && n < 31; i++)
+        argv[n++] = extra[i];
+    argv[n] = NULL;
+    pid = tu_spawn(argv, env, dir, out, slave);
     ck_assert_int_ge(pid, 0);
-    if (pid == 0) {
-        const char *argv[32] = {CUTOVER_BIN,   "check",   "-c",
-                                "cutover.yml", "--json",  "out.json",
-                                "--junit",     "out.xml", NULL};
-        int slave = open(ptsname(master), O_RDWR), out;
-        size_t n = 8;
-
-        if (chdir(dir) != 0)
-            _exit(126);
-        out = open("stdout.txt", O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        for (size_t i = 0; extra[i] != NULL && n < 31; i++)
-            argv[n++] = extra[i];
-        argv[n] = NULL;
-        dup2(slave, STDERR_FILENO);
-        dup2(out, STDOUT_FILENO);
-        setenv("TERM", "xterm", 1);
-        unsetenv("NO_COLOR");
-        execv(CUTOVER_BIN, (char *const *)argv);
-        _exit(127);
-    }
+    close(slave);
+    close(out);
+    free(stdout_path);
     co_buf_init(&got);
     for (;;) {
         struct pollfd pf = {master, POLLIN, 0};
@@ -323,15 +320,6 @@ START_TEST(quiet_by_default_off_a_terminal)
 }
 END_TEST
 
-static int url_port(const char *url)
-{
-    const char *slash = strrchr(url, '/'), *colon = slash;
-
-    while (colon > url && *colon != ':')
-        colon--;
-    return (int)strtol(colon + 1, NULL, 10);
-}
-
 static Suite *suite(void)
 {
     Suite *s = suite_create("progress");
@@ -347,13 +335,15 @@ static Suite *suite(void)
     return s;
 }
 
-int main(void)
+static int progress_setup(void)
 {
-    tu_pg_require();
-    tu_testbed_require("CUTOVER_TB_REDIS_PASSWORD",
-                       "CUTOVER_TB_REDIS_SOURCE_URL", NULL);
     setenv("REDISCLI_AUTH", tu_tb("CUTOVER_TB_REDIS_PASSWORD"), 1);
-    ports[0] = url_port(tu_tb("CUTOVER_TB_REDIS_SOURCE_URL"));
-    ports[1] = url_port(tu_tb("CUTOVER_TB_REDIS_TARGET_URL"));
-    return tu_run_suite(suite(), CK_NORMAL);
+    ports[0] = tu_tb_port("CUTOVER_TB_REDIS_SOURCE_URL");
+    ports[1] = tu_tb_port("CUTOVER_TB_REDIS_TARGET_URL");
+    return 0;
 }
+
+TU_SUITE(.make = suite, .pg = true,
+         .testbed = TU_VARS("CUTOVER_TB_REDIS_PASSWORD",
+                            "CUTOVER_TB_REDIS_SOURCE_URL"),
+         .setup = progress_setup);

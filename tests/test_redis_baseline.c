@@ -24,6 +24,7 @@
 #include "checkrun.h"
 #include "cutover/util.h"
 #include "testutil.h"
+#include "tu_suite.h"
 
 #define W(...) TU_WORDS(__VA_ARGS__)
 #define DB     13
@@ -359,22 +360,31 @@ START_TEST(test_missing_facts_are_errors)
 }
 END_TEST
 
-int main(void)
+static int redis_baseline_setup(void)
+{
+    src_port = tu_tb_port("CUTOVER_TB_REDIS_SOURCE_URL");
+    tgt_port = tu_tb_port("CUTOVER_TB_REDIS_TARGET_URL");
+    setenv("REDISCLI_AUTH", tu_tb("CUTOVER_TB_REDIS_PASSWORD"), 1);
+    return 0;
+}
+
+static Suite *redis_baseline_suite(void)
 {
     Suite *s = suite_create("redis_baseline");
     TCase *tc = tcase_create("snapshot");
 
-    tu_testbed_require(
-        "CUTOVER_TB_REDIS_SOURCE_URL", "CUTOVER_TB_REDIS_TARGET_URL",
-        "CUTOVER_TB_REDIS_PASSWORD", "CUTOVER_TB_CLOSED_PORT", NULL);
-    src_port = tu_tb_port("CUTOVER_TB_REDIS_SOURCE_URL");
-    tgt_port = tu_tb_port("CUTOVER_TB_REDIS_TARGET_URL");
-    setenv("REDISCLI_AUTH", tu_tb("CUTOVER_TB_REDIS_PASSWORD"), 1);
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_source_gone_faithful_target_passes);
     tcase_add_test(tc, test_source_gone_drifted_target_fails);
     tcase_add_test(tc, test_target_snapshot_replaces_target);
     tcase_add_test(tc, test_missing_facts_are_errors);
     suite_add_tcase(s, tc);
-    return tu_run_suite(s, CK_NORMAL);
+    return s;
 }
+
+TU_SUITE(.make = redis_baseline_suite,
+         .testbed = TU_VARS("CUTOVER_TB_REDIS_SOURCE_URL",
+                            "CUTOVER_TB_REDIS_TARGET_URL",
+                            "CUTOVER_TB_REDIS_PASSWORD",
+                            "CUTOVER_TB_CLOSED_PORT"),
+         .setup = redis_baseline_setup);

@@ -21,6 +21,7 @@
 #include "checkrun.h"
 #include "cutover/util.h"
 #include "testutil.h"
+#include "tu_suite.h"
 
 #define W(...)   TU_WORDS(__VA_ARGS__)
 #define N(a)     (sizeof(a) / sizeof((a)[0]))
@@ -552,15 +553,19 @@ static Suite *redis_checks_suite(void)
     return s;
 }
 
-int main(void)
+static int redis_checks_setup(void)
 {
-    tu_testbed_require(
-        "CUTOVER_TB_REDIS_SOURCE_URL", "CUTOVER_TB_REDIS_TARGET_URL",
-        "CUTOVER_TB_REDIS_TLS_URL", "CUTOVER_TB_REDIS_PASSWORD",
-        "CUTOVER_TB_CA", "CUTOVER_TB_SILENT", "CUTOVER_TB_CLOSED_PORT", NULL);
     src_port = tu_tb_port("CUTOVER_TB_REDIS_SOURCE_URL");
     tgt_port = tu_tb_port("CUTOVER_TB_REDIS_TARGET_URL");
     tls_port = tu_tb_port("CUTOVER_TB_REDIS_TLS_URL");
     setenv("REDISCLI_AUTH", tu_tb("CUTOVER_TB_REDIS_PASSWORD"), 1);
-    return tu_run_suite(redis_checks_suite(), CK_NORMAL);
+    return 0;
 }
+
+TU_SUITE(.make = redis_checks_suite,
+         .testbed = TU_VARS("CUTOVER_TB_REDIS_SOURCE_URL",
+                            "CUTOVER_TB_REDIS_TARGET_URL",
+                            "CUTOVER_TB_REDIS_TLS_URL",
+                            "CUTOVER_TB_REDIS_PASSWORD", "CUTOVER_TB_CA",
+                            "CUTOVER_TB_SILENT", "CUTOVER_TB_CLOSED_PORT"),
+         .setup = redis_checks_setup);

@@ -30,6 +30,7 @@
 #include "checkrun.h"
 #include "cutover/util.h"
 #include "testutil.h"
+#include "tu_suite.h"
 
 #define W(...) TU_WORDS(__VA_ARGS__)
 
@@ -805,14 +806,17 @@ static void require_clients(void)
     free(cmd);
 }
 
-int main(void)
+static int frameworks_setup(void)
 {
-    tu_testbed_require("CUTOVER_TB_REDIS_SOURCE_URL",
-                       "CUTOVER_TB_REDIS_TARGET_URL",
-                       "CUTOVER_TB_REDIS_PASSWORD", NULL);
     require_clients();
     src_port = tu_tb_port("CUTOVER_TB_REDIS_SOURCE_URL");
     tgt_port = tu_tb_port("CUTOVER_TB_REDIS_TARGET_URL");
     setenv("REDISCLI_AUTH", tu_tb("CUTOVER_TB_REDIS_PASSWORD"), 1);
-    return tu_run_suite(frameworks_suite(), CK_NORMAL);
+    return 0;
 }
+
+TU_SUITE(.make = frameworks_suite,
+         .testbed = TU_VARS("CUTOVER_TB_REDIS_SOURCE_URL",
+                            "CUTOVER_TB_REDIS_TARGET_URL",
+                            "CUTOVER_TB_REDIS_PASSWORD"),
+         .setup = frameworks_setup);

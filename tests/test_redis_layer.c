@@ -20,6 +20,7 @@
 
 #include "cutover/redis.h"
 #include "testutil.h"
+#include "tu_suite.h"
 
 /* ---- the allowlist ---------------------------------------------------- */
 
@@ -374,13 +375,4 @@ static Suite *redis_layer_suite(void)
     return s;
 }
 
-int main(void)
-{
-    SRunner *sr = srunner_create(redis_layer_suite());
-    int failed;
-
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? 0 : 1;
-}
+TU_SUITE(.make = redis_layer_suite);

@@ -14,6 +14,7 @@
 #include "checkrun.h"
 #include "cutover/util.h"
 #include "testutil.h"
+#include "tu_suite.h"
 
 #define W(...) ((const char *const[]){__VA_ARGS__, NULL})
 
@@ -139,13 +140,4 @@ static Suite *replay_suite(void)
     return s;
 }
 
-int main(void)
-{
-    SRunner *sr = srunner_create(replay_suite());
-    int failed;
-
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? 0 : 1;
-}
+TU_SUITE(.make = replay_suite);

@@ -25,6 +25,7 @@
 #include "cutover/result.h"
 #include "cutover/util.h"
 #include "testutil.h"
+#include "tu_suite.h"
 
 #define FFFD    "\xEF\xBF\xBD"
 #define ONE_DOT "\xE2\x80\xA4" /* U+2024 ONE DOT LEADER */
@@ -1071,13 +1072,4 @@ static Suite *reports_suite(void)
     return s;
 }
 
-int main(void)
-{
-    SRunner *sr = srunner_create(reports_suite());
-    int failed;
-
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? 0 : 1;
-}
+TU_SUITE(.make = reports_suite);

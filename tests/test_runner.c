@@ -13,6 +13,7 @@
 #include "cutover/cutover.h"
 #include "runner.h"
 #include "testutil.h"
+#include "tu_suite.h"
 
 static void sleep_ms(int ms)
 {
@@ -391,13 +392,4 @@ static Suite *runner_suite(void)
     return s;
 }
 
-int main(void)
-{
-    SRunner *sr = srunner_create(runner_suite());
-    int failed;
-
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
-}
+TU_SUITE(.make = runner_suite);

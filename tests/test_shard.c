@@ -29,6 +29,7 @@
 #include "cutover/util.h"
 #include "pgfixture.h"
 #include "testutil.h"
+#include "tu_suite.h"
 
 #define DB       "shard_t"
 #define REDIS_DB 14
@@ -384,26 +385,22 @@ END_TEST
 START_TEST(junit_names_the_shard)
 {
     char *cfg = config();
-    char *dir = tu_tmpdir();
-    const char *argv[] = {NULL,      "check", "-c",      "cutover.yml",
-                          "--phase", "post",  "--only",  "pg.rowcount",
-                          "--shard", "2/3",   "--junit", "report.xml",
-                          "--quiet", NULL};
-    struct tu_proc p;
+    const char *const args[] = {"--phase", "post", "--only",  "pg.rowcount",
+                                "--shard", "2/3",  "--junit", "report.xml",
+                                "--quiet", NULL};
+    struct tu_outcome o;
     char *path, *xml;
 
-    free(tu_write_file(dir, "cutover.yml", cfg));
-    ck_assert_int_eq(tu_run(&p, argv, NULL, dir, 120), 0);
-    path = co_asprintf("%s/report.xml", dir);
+    tu_check_run(cfg, args, NULL, 120, &o);
+    path = co_asprintf("%s/report.xml", o.dir);
     xml = tu_read_file(path, NULL);
-    ck_assert_msg(xml != NULL, "no JUnit report (exit %d: %s)", p.status,
-                  p.err);
+    ck_assert_msg(xml != NULL, "no JUnit report (exit %d: %s)", o.status,
+                  o.err);
     ck_assert_ptr_nonnull(strstr(xml, "<property name=\"shard\" "
                                       "value=\"2/3\"/>"));
     free(xml);
     free(path);
-    tu_proc_free(&p);
-    free(dir);
+    tu_outcome_free(&o);
     free(cfg);
 }
 END_TEST
@@ -475,38 +472,19 @@ static void snapshot(const char *dir, const char *shard, const char *out)
 static json_t *baseline_check(const char *dir, const char *shard,
                               const char *snap)
 {
-    const char *argv[] = {NULL,
-                          "check",
-                          "-c",
-                          "cutover.yml",
-                          "--phase",
-                          "drift",
-                          "--baseline",
-                          snap,
-                          "--json",
-                          "out.json",
-                          "--quiet",
-                          "--only",
-                          "pg.rowcount",
-                          "--only",
-                          "pg.checksum",
-                          "--only",
-                          "redis.keyspace",
-                          shard ? "--shard" : NULL,
-                          shard,
-                          NULL};
-    struct tu_proc p;
-    json_error_t jerr;
-    char *path = co_asprintf("%s/out.json", dir);
+    const char *const args[] = {
+        "--phase",     "drift",  "--baseline",     snap,
+        "--quiet",     "--only", "pg.rowcount",    "--only",
+        "pg.checksum", "--only", "redis.keyspace", shard ? "--shard" : NULL,
+        shard,         NULL};
+    struct tu_outcome o;
     json_t *r;
 
-    ck_assert_int_eq(tu_run(&p, argv, NULL, dir, 120), 0);
-    ck_assert_msg(p.status == 1, "baseline check %s: exit %d: %s",
-                  shard ? shard : "", p.status, p.err);
-    r = json_load_file(path, 0, &jerr);
-    ck_assert_msg(r != NULL, "%s: %s", path, jerr.text);
-    tu_proc_free(&p);
-    free(path);
+    tu_check_run_at(dir, "cutover.yml", args, NULL, 120, &o);
+    ck_assert_msg(o.status == 1, "baseline check %s: exit %d: %s",
+                  shard ? shard : "", o.status, o.err);
+    r = json_incref(o.report);
+    tu_outcome_free(&o);
     return r;
 }
 
@@ -611,16 +589,6 @@ START_TEST(assignment_is_balanced_and_stable)
 }
 END_TEST
 
-/* The port of "redis://:pw@127.0.0.1:PORT/0". */
-static int url_port(const char *url)
-{
-    const char *slash = strrchr(url, '/'), *colon = slash;
-
-    while (colon > url && *colon != ':')
-        colon--;
-    return (int)strtol(colon + 1, NULL, 10);
-}
-
 static Suite *suite(void)
 {
     Suite *s = suite_create("shard");
@@ -641,15 +609,17 @@ static Suite *suite(void)
     return s;
 }
 
-int main(void)
+static int shard_setup(void)
 {
-    tu_pg_require();
-    tu_testbed_require("CUTOVER_TB_REDIS_PASSWORD",
-                       "CUTOVER_TB_REDIS_SOURCE_URL", "CUTOVER_TB_DNS",
-                       "CUTOVER_TB_HTTP", NULL);
     /* redis-cli reads the password from there (never argv) */
     setenv("REDISCLI_AUTH", tu_tb("CUTOVER_TB_REDIS_PASSWORD"), 1);
-    src_port = url_port(tu_tb("CUTOVER_TB_REDIS_SOURCE_URL"));
-    tgt_port = url_port(tu_tb("CUTOVER_TB_REDIS_TARGET_URL"));
-    return tu_run_suite(suite(), CK_NORMAL);
+    src_port = tu_tb_port("CUTOVER_TB_REDIS_SOURCE_URL");
+    tgt_port = tu_tb_port("CUTOVER_TB_REDIS_TARGET_URL");
+    return 0;
 }
+
+TU_SUITE(.make = suite, .pg = true,
+         .testbed = TU_VARS("CUTOVER_TB_REDIS_PASSWORD",
+                            "CUTOVER_TB_REDIS_SOURCE_URL", "CUTOVER_TB_DNS",
+                            "CUTOVER_TB_HTTP"),
+         .setup = shard_setup);

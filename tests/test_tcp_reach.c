@@ -22,6 +22,7 @@
 #include "checkrun.h"
 #include "cutover/util.h"
 #include "testutil.h"
+#include "tu_suite.h"
 
 /* ---- local targets ---------------------------------------------------- */
 
@@ -223,20 +224,12 @@ START_TEST(test_not_run_in_drift)
                       t.open_port, t.refused_port);
     /* With nothing else declared, a drift run would check nothing: a
      * usage error that says why, never a green run. */
-    const char *argv[] = {NULL,      "check", "-c", "cutover.yml",
-                          "--phase", "drift", NULL};
-    char *dir = tu_tmpdir();
-    char *path = tu_write_file(dir, "cutover.yml", cfg);
-    struct tu_proc p;
-
-    ck_assert_int_eq(tu_run(&p, argv, NULL, dir, 30), 0);
-    ck_assert_msg(p.status == 64, "exit %d: %s", p.status, p.err);
-    ck_assert_msg(strstr(p.err, "no check selected for --phase drift runs "
+    tu_check_try(cfg, TU_WORDS("--phase", "drift"), NULL, 30, &o);
+    ck_assert_msg(o.status == 64, "exit %d: %s", o.status, o.err);
+    ck_assert_msg(strstr(o.err, "no check selected for --phase drift runs "
                                 "on what the config declares") != NULL,
-                  "%s", p.err);
-    tu_proc_free(&p);
-    free(path);
-    free(dir);
+                  "%s", o.err);
+    tu_outcome_free(&o);
     /* Beside a resource that drift does check, tcp.reach does not run. */
     char *cfg2 = co_asprintf("%sredis:\n  r:\n    source: redis://"
                              "127.0.0.1:%d/0\n    target: redis://"
@@ -269,15 +262,4 @@ static Suite *tcp_reach_suite(void)
     return s;
 }
 
-int main(void)
-{
-    SRunner *sr;
-    int failed;
-
-    tu_testbed_require("CUTOVER_TB_DNS", NULL);
-    sr = srunner_create(tcp_reach_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? 0 : 1;
-}
+TU_SUITE(.make = tcp_reach_suite, .testbed = TU_VARS("CUTOVER_TB_DNS"));

@@ -29,6 +29,7 @@
 #include "cutover/tls.h"
 #include "cutover/util.h"
 #include "testutil.h"
+#include "tu_suite.h"
 
 /* ---- a self-signed TLS 1.1 server ------------------------------------ */
 
@@ -400,21 +401,11 @@ static Suite *tls_cert_suite(void)
     return s;
 }
 
-int main(void)
-{
-    SRunner *sr;
-    int failed;
-
-    tu_testbed_require(
-        "CUTOVER_TB_DNS", "CUTOVER_TB_CA", "CUTOVER_TB_HTTPS_GOOD",
-        "CUTOVER_TB_HTTPS_EXPIRED", "CUTOVER_TB_HTTPS_WRONGHOST",
-        "CUTOVER_TB_HTTPS_EXPIRING", "CUTOVER_TB_HTTPS_UNKNOWNCA",
-        "CUTOVER_TB_SILENT", "CUTOVER_TB_CLOSED_PORT",
-        "CUTOVER_TB_PG_SOURCE_URL", "CUTOVER_TB_PG_TARGET_URL",
-        "CUTOVER_TB_REDIS_TLS_URL", "CUTOVER_TB_REDIS_SOURCE_URL", NULL);
-    sr = srunner_create(tls_cert_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? 0 : 1;
-}
+TU_SUITE(.make = tls_cert_suite,
+         .testbed = TU_VARS(
+             "CUTOVER_TB_DNS", "CUTOVER_TB_CA", "CUTOVER_TB_HTTPS_GOOD",
+             "CUTOVER_TB_HTTPS_EXPIRED", "CUTOVER_TB_HTTPS_WRONGHOST",
+             "CUTOVER_TB_HTTPS_EXPIRING", "CUTOVER_TB_HTTPS_UNKNOWNCA",
+             "CUTOVER_TB_SILENT", "CUTOVER_TB_CLOSED_PORT",
+             "CUTOVER_TB_PG_SOURCE_URL", "CUTOVER_TB_PG_TARGET_URL",
+             "CUTOVER_TB_REDIS_TLS_URL", "CUTOVER_TB_REDIS_SOURCE_URL"));

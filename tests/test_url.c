@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cutover/cutover.h"
+#include "tu_suite.h"
 
 START_TEST(parse_postgres)
 {
@@ -172,13 +173,4 @@ static Suite *url_suite(void)
     return s;
 }
 
-int main(void)
-{
-    SRunner *sr = srunner_create(url_suite());
-    int failed;
-
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
-}
+TU_SUITE(.make = url_suite);

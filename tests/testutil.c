@@ -38,6 +38,8 @@ static void drain(int fd, struct co_buf *b, bool *open)
         *open = false;
 }
 
+/* In the child: stdin /dev/null, stdout and stderr on out and err, env
+ * applied, in cwd; execs the binary with argv[1..]. */
 static void child(const char *const *argv, const char *const *env,
                   const char *cwd, int out, int err)
 {
@@ -48,8 +50,12 @@ static void child(const char *const *argv, const char *const *env,
     dup2(devnull, 0);
     dup2(out, 1);
     dup2(err, 2);
-    for (size_t i = 0; env && env[i]; i++)
-        putenv((char *)env[i]);
+    for (size_t i = 0; env && env[i]; i++) {
+        if (strchr(env[i], '=') != NULL)
+            putenv((char *)env[i]);
+        else
+            unsetenv(env[i]);
+    }
     if (cwd && chdir(cwd) < 0)
         _exit(126);
     while (argv[n + 1])
@@ -60,6 +66,50 @@ static void child(const char *const *argv, const char *const *env,
         args[i] = argv[i];
     execv(CUTOVER_BIN, (char *const *)args);
     _exit(127);
+}
+
+pid_t tu_spawn(const char *const *argv, const char *const *env,
+               const char *cwd, int out_fd, int err_fd)
+{
+    pid_t pid = fork();
+
+    if (pid == 0)
+        child(argv, env, cwd, out_fd, err_fd);
+    return pid;
+}
+
+/* The exit code of wait status st, or 128+signal. */
+static int exit_code(int st)
+{
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+int tu_reap(pid_t pid, int timeout_ms)
+{
+    int64_t end = co_now_ms() + timeout_ms;
+    struct timespec pause = {0, 20 * 1000000L};
+    int st;
+
+    for (;;) {
+        pid_t r = waitpid(pid, &st, WNOHANG);
+        if (r == pid)
+            return exit_code(st);
+        if (r < 0 && errno != EINTR)
+            return -1;
+        if (co_now_ms() > end) {
+            kill(pid, SIGKILL);
+            waitpid(pid, &st, 0);
+            return -1;
+        }
+        nanosleep(&pause, NULL);
+    }
+}
+
+bool tu_alive(pid_t pid)
+{
+    int st;
+
+    return waitpid(pid, &st, WNOHANG) == 0;
 }
 
 int tu_run(struct tu_proc *p, const char *const *argv, const char *const *env,
@@ -74,11 +124,9 @@ int tu_run(struct tu_proc *p, const char *const *argv, const char *const *env,
     memset(p, 0, sizeof(*p));
     if (pipe(o) < 0 || pipe(e) < 0)
         return -1;
-    pid = fork();
+    pid = tu_spawn(argv, env, cwd, o[1], e[1]);
     if (pid < 0)
         return -1;
-    if (pid == 0)
-        child(argv, env, cwd, o[1], e[1]);
     close(o[1]);
     close(e[1]);
     co_buf_init(&out);
@@ -104,8 +152,7 @@ int tu_run(struct tu_proc *p, const char *const *argv, const char *const *env,
     close(o[0]);
     close(e[0]);
     waitpid(pid, &status, 0);
-    p->status =
-        WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    p->status = exit_code(status);
     p->out = co_buf_take(&out);
     p->err = co_buf_take(&err);
     return 0;
@@ -190,17 +237,12 @@ const char *tu_tb(const char *name)
     return v && v[0] ? v : NULL;
 }
 
-void tu_testbed_require(const char *first, ...)
+/* Exits 77 (or 1 under CUTOVER_REQUIRE_TESTBED=1) saying missing is
+ * unset, unless missing is NULL. */
+static void testbed_missing(const char *missing)
 {
-    const char *missing = NULL;
     const char *req = getenv("CUTOVER_REQUIRE_TESTBED");
-    va_list ap;
 
-    va_start(ap, first);
-    for (const char *n = first; n && !missing; n = va_arg(ap, const char *))
-        if (tu_tb(n) == NULL)
-            missing = n;
-    va_end(ap);
     if (missing == NULL)
         return;
     fprintf(stderr,
@@ -209,6 +251,26 @@ void tu_testbed_require(const char *first, ...)
             "env)\"\n\n",
             missing);
     exit(req && strcmp(req, "1") == 0 ? 1 : TU_SKIP);
+}
+
+void tu_testbed_require(const char *first, ...)
+{
+    const char *missing = NULL;
+    va_list ap;
+
+    va_start(ap, first);
+    for (const char *n = first; n && !missing; n = va_arg(ap, const char *))
+        if (tu_tb(n) == NULL)
+            missing = n;
+    va_end(ap);
+    testbed_missing(missing);
+}
+
+void tu_testbed_require_all(const char *const *names)
+{
+    for (size_t i = 0; names[i] != NULL; i++)
+        if (tu_tb(names[i]) == NULL)
+            testbed_missing(names[i]);
 }
 
 struct co_result *tu_add_result(struct co_report *rep, const char *check,

@@ -3,7 +3,8 @@
  * `cutover` binary and capture what it prints, write temporary files,
  * and find the local test bed (ci/services) or skip loudly.
  *
- * Integration suites call tu_testbed_require() first: when the test bed
+ * Integration suites name the test-bed variables they need in their
+ * TU_SUITE declaration (tu_suite.h), checked first: when the test bed
  * is not running they print why and exit 77, which CTest reports as
  * "Skipped" (never a silent pass). With CUTOVER_REQUIRE_TESTBED=1 (set by
  * ci/test) a missing test bed is a failure instead.
@@ -13,6 +14,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 struct co_report;
 struct co_result;
@@ -33,6 +35,20 @@ struct tu_proc {
 int tu_run(struct tu_proc *p, const char *const *argv, const char *const *env,
            const char *cwd, int timeout_s);
 void tu_proc_free(struct tu_proc *p);
+
+/* Starts the cutover binary in the background as tu_run does (argv, env,
+ * cwd; stdin /dev/null) with stdout on out_fd and stderr on err_fd (the
+ * caller closes its copies). An env entry without '=' unsets that
+ * variable. Returns the pid, or -1. */
+pid_t tu_spawn(const char *const *argv, const char *const *env,
+               const char *cwd, int out_fd, int err_fd);
+/* Waits up to timeout_ms for pid to end: its exit code (128+signal when
+ * killed by one), or -1 when it did not end in time (then it is killed
+ * and reaped). */
+int tu_reap(pid_t pid, int timeout_ms);
+/* Whether pid is still running. An ended one is reaped: its exit code
+ * is lost (tu_reap then returns -1). */
+bool tu_alive(pid_t pid);
 
 /* Appends a zeroed result of check on resource (a postgres resource) to
  * rep; source and target endpoints are copied (NULL: none). Reporter
@@ -59,8 +75,10 @@ const char *tu_tb(const char *name);
 int tu_tb_port(const char *name);
 /* Exits the whole test program with 77 (skip) - or 1 when
  * CUTOVER_REQUIRE_TESTBED=1 - printing a loud message, unless every
- * named variable (NULL-ended list) is set. Call first in main(). */
+ * named variable (NULL-ended list) is set. */
 void tu_testbed_require(const char *first, ...);
+/* The same for a NULL-ended list of names. */
+void tu_testbed_require_all(const char *const *names);
 
 /* A free TCP port on 127.0.0.1 (bound then released: a small race a
  * test can live with), and whether something accepts on one. */
