@@ -359,7 +359,7 @@ END_TEST
 START_TEST(test_sidekiq_running_server)
 {
     char *cfg = config(DB_SIDEKIQ, "sidekiq", NULL);
-    char *cmd, *out = NULL;
+    char *cmd, *log, *out = NULL;
     struct both b;
     struct tu_outcome o;
     int pid, waited = 0;
@@ -367,12 +367,13 @@ START_TEST(test_sidekiq_running_server)
     flush_db(DB_SIDEKIQ);
     free(script(RUBY, SIDEKIQ, "%d %d slow", src_port, DB_SIDEKIQ));
     /* `timeout` stops it even when this test aborts; $! is its pid */
+    log = co_asprintf("%s/sidekiq.log", tu_tmpdir());
     cmd =
         co_asprintf("cd '%s/tests/frameworks' || exit 1; SIDEKIQ_TEST_PORT=%d "
                     "SIDEKIQ_TEST_DB=%d timeout 180 " RUBY
                     " /usr/bin/sidekiq -r ./sidekiq_app.rb -q slow -c 2 "
-                    "-t 1 >/dev/null 2>&1 & echo $!",
-                    tu_source_dir(), src_port, DB_SIDEKIQ);
+                    "-t 1 >'%s' 2>&1 & echo $!",
+                    tu_source_dir(), src_port, DB_SIDEKIQ, log);
     ck_assert_int_eq(tu_sh(cmd, &out), 0);
     pid = (int)strtol(out, NULL, 10);
     ck_assert_msg(pid > 0, "sidekiq pid: %s", out);
@@ -403,11 +404,15 @@ START_TEST(test_sidekiq_running_server)
         both_free(&b);
         usleep(500 * 1000);
     }
-    ck_assert_msg(
-        json_integer_value(json_object_get(b.src, "queue:slow")) == 1,
-        "Sidekiq did not put the in-flight job back in queue:slow "
-        "(Sidekiq::Queue says %lld)",
-        (long long)json_integer_value(json_object_get(b.src, "queue:slow")));
+    if (json_integer_value(json_object_get(b.src, "queue:slow")) != 1) {
+        char *text = tu_read_file(log, NULL);
+        ck_abort_msg("Sidekiq did not put the in-flight job back in "
+                     "queue:slow (Sidekiq::Queue says %lld); its log:\n%s",
+                     (long long)json_integer_value(
+                         json_object_get(b.src, "queue:slow")),
+                     text ? text : "(none)");
+    }
+    free(log);
     run_counted(cfg, "post", 1, &b, &o);
     expect(&o, "queue:slow", "fail",
            W("queue:slow: source still holds 1 pending jobs"));
