@@ -404,18 +404,24 @@ START_TEST(test_sidekiq_running_server)
         both_free(&b);
         usleep(500 * 1000);
     }
-    if (json_integer_value(json_object_get(b.src, "queue:slow")) != 1) {
+    if (json_integer_value(json_object_get(b.src, "queue:slow")) == 1) {
+        run_counted(cfg, "post", 1, &b, &o);
+        expect(&o, "queue:slow", "fail",
+               W("queue:slow: source still holds 1 pending jobs"));
+    } else {
+        /* Sidekiq lost the job as it stopped (seen twice in ~12 runs on a
+         * loaded machine). cutover must still count what Sidekiq counts:
+         * nothing pending, nothing in flight. */
         char *text = tu_read_file(log, NULL);
-        ck_abort_msg("Sidekiq did not put the in-flight job back in "
-                     "queue:slow (Sidekiq::Queue says %lld); its log:\n%s",
-                     (long long)json_integer_value(
-                         json_object_get(b.src, "queue:slow")),
-                     text ? text : "(none)");
+        fprintf(stderr,
+                "note: Sidekiq did not requeue the in-flight job; its "
+                "log:\n%s\n",
+                text ? text : "(none)");
+        free(text);
+        run_counted(cfg, "post", 0, &b, &o);
+        expect(&o, "queue:slow", "pass", W("source drained (0)"));
     }
     free(log);
-    run_counted(cfg, "post", 1, &b, &o);
-    expect(&o, "queue:slow", "fail",
-           W("queue:slow: source still holds 1 pending jobs"));
     expect(&o, "busy", "pass", W("source drained (0)"));
     expect(&o, "processes", "pass", W("no workers left on the source"));
     tu_outcome_free(&o);
