@@ -37,21 +37,15 @@ static char *cli(int port, int db, const char *fmt, ...) CO_PRINTF(3, 4);
 static char *cli(int port, int db, const char *fmt, ...)
 {
     char words[2048];
-    char *cmd, *out = NULL;
     va_list ap;
-    int rc;
 
     va_start(ap, fmt);
     vsnprintf(words, sizeof(words), fmt, ap);
     va_end(ap);
-    cmd = co_asprintf("redis-cli %s -h 127.0.0.1 -p %d -n %d %s 2>&1",
-                      port == tls_port ? "--tls --cacert \"$CUTOVER_TB_CA\""
-                                       : "",
-                      port, db, words);
-    rc = tu_sh(cmd, &out);
-    ck_assert_msg(rc == 0, "%s: %s", cmd, out ? out : "");
-    free(cmd);
-    return out;
+    return tu_sh_ok("redis-cli %s -h 127.0.0.1 -p %d -n %d %s 2>&1",
+                    port == tls_port ? "--tls --cacert \"$CUTOVER_TB_CA\""
+                                     : "",
+                    port, db, words);
 }
 
 static void cli0(int port, int db, const char *words)

@@ -57,19 +57,13 @@ static char *script(const char *interp, const char *name, const char *fmt, ...)
 static char *script(const char *interp, const char *name, const char *fmt, ...)
 {
     char words[1024];
-    char *cmd, *out = NULL;
     va_list ap;
-    int rc;
 
     va_start(ap, fmt);
     vsnprintf(words, sizeof(words), fmt, ap);
     va_end(ap);
-    cmd = co_asprintf("cd '%s/tests/frameworks' && %s %s %s 2>&1",
-                      tu_source_dir(), interp, name, words);
-    rc = tu_sh(cmd, &out);
-    ck_assert_msg(rc == 0, "%s: exit %d: %s", cmd, rc, out ? out : "");
-    free(cmd);
-    return out;
+    return tu_sh_ok("cd '%s/tests/frameworks' && %s %s %s 2>&1",
+                    tu_source_dir(), interp, name, words);
 }
 
 /* The framework's counts: the last line of its output that is a JSON

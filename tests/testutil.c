@@ -7,6 +7,7 @@
 #include "testutil.h"
 
 #include <arpa/inet.h>
+#include <check.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -229,6 +230,23 @@ int tu_sh(const char *cmdline, char **out)
     else
         co_buf_free(&b);
     return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+char *tu_sh_ok(const char *fmt, ...)
+{
+    va_list ap;
+    struct co_buf cmd;
+    char *out = NULL;
+    int rc;
+
+    co_buf_init(&cmd);
+    va_start(ap, fmt);
+    co_buf_vaddf(&cmd, fmt, ap);
+    va_end(ap);
+    rc = tu_sh(cmd.s, &out);
+    ck_assert_msg(rc == 0, "%s: exit %d: %s", cmd.s, rc, out ? out : "");
+    co_buf_free(&cmd);
+    return out;
 }
 
 const char *tu_tb(const char *name)

@@ -67,6 +67,10 @@ char *tu_read_file(const char *path, size_t *len);
 /* Runs a shell command line, returns its exit status; output captured
  * into *out when out is non-NULL (allocated). */
 int tu_sh(const char *cmdline, char **out);
+/* The command line fmt makes, run by the shell; asserts it exits 0
+ * (naming the command and its output) and returns its output (stdout and
+ * whatever the line redirects there; allocated). */
+char *tu_sh_ok(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* A test-bed variable (e.g. "CUTOVER_TB_DNS"), or NULL when unset. */
 const char *tu_tb(const char *name);
