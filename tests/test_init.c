@@ -206,35 +206,26 @@ static void assert_realistic(struct inited *r, const char *hfmt,
     assert_loads(r->cfg, realistic_env);
 }
 
-START_TEST(heroku_json_aptible_lines)
+/* Each shape of the two inputs, named as assert_realistic reports it. */
+static const struct {
+    const char *heroku, *heroku_file, *aptible, *aptible_file;
+    const char *heroku_kind, *aptible_kind;
+} shapes[] = {
+    {heroku_json, "heroku-config.json", aptible_lines, "aptible-config.env",
+     "heroku-json", "aptible"},
+    {heroku_json, "heroku-config.json", aptible_json, "aptible-config.env",
+     "heroku-json", "aptible-json"},
+    {heroku_dotenv, "heroku-config.env", aptible_dotenv, "aptible-config.env",
+     "dotenv", "dotenv"},
+};
+
+START_TEST(realistic_inputs)
 {
     struct inited r;
 
-    run_init(&r, heroku_json, "heroku-config.json", aptible_lines,
-             "aptible-config.env", NULL);
-    assert_realistic(&r, "heroku-json", "aptible");
-    inited_free(&r);
-}
-END_TEST
-
-START_TEST(heroku_json_aptible_json)
-{
-    struct inited r;
-
-    run_init(&r, heroku_json, "heroku-config.json", aptible_json,
-             "aptible-config.env", NULL);
-    assert_realistic(&r, "heroku-json", "aptible-json");
-    inited_free(&r);
-}
-END_TEST
-
-START_TEST(dotenv_both_sides)
-{
-    struct inited r;
-
-    run_init(&r, heroku_dotenv, "heroku-config.env", aptible_dotenv,
-             "aptible-config.env", NULL);
-    assert_realistic(&r, "dotenv", "dotenv");
+    run_init(&r, shapes[_i].heroku, shapes[_i].heroku_file, shapes[_i].aptible,
+             shapes[_i].aptible_file, NULL);
+    assert_realistic(&r, shapes[_i].heroku_kind, shapes[_i].aptible_kind);
     inited_free(&r);
 }
 END_TEST
@@ -559,9 +550,8 @@ static Suite *init_suite(void)
     TCase *bed = tcase_create("testbed");
 
     tcase_set_timeout(tc, 60);
-    tcase_add_test(tc, heroku_json_aptible_lines);
-    tcase_add_test(tc, heroku_json_aptible_json);
-    tcase_add_test(tc, dotenv_both_sides);
+    tcase_add_loop_test(tc, realistic_inputs, 0,
+                        (int)(sizeof(shapes) / sizeof(shapes[0])));
     tcase_add_test(tc, single_database_plain_redis);
     tcase_add_test(tc, existing_file_kept_without_force);
     tcase_add_test(tc, output_stdout_and_bad_dir);
