@@ -335,6 +335,7 @@ struct kprog {
     long long per_call; /* the COUNT hint */
     long long db_keys;  /* keys one pattern's scan visits */
     long long done, total;
+    int side; /* the live side progress is counted on */
 };
 
 static void prog_step(struct side_scan *s, bool last)
@@ -651,8 +652,8 @@ static int check_pattern(struct co_run *run, struct co_redis *r[2],
         s[i].types_max = types_max;
     }
     s[0].smp = smp;
-    if (co_run_live_side(run) >= 0)
-        s[co_run_live_side(run)].prog = prog;
+    if (prog != NULL)
+        s[prog->side].prog = prog;
     snprintf(name, sizeof(name), "pattern %s", pattern);
     snprintf(what, sizeof(what), "key counts for pattern %s", pattern);
     /* each side on its own server at once: wall time is the slower
@@ -843,6 +844,7 @@ static void prog_init(struct kprog *p, struct co_run *run,
     p->per_call = per_call;
     if (side < 0 || npat == 0)
         return;
+    p->side = side;
     p->db_keys = d[side].db[d[side].num % MAX_DBS].keys;
     p->total = p->db_keys * (long long)npat;
     co_run_progress(run, 0, p->total, "keys");
