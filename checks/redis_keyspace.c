@@ -32,6 +32,7 @@
  * value: keys missing against a baseline cannot be named, and `sample`
  * (values) is skipped.
  */
+#include <limits.h>
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -846,7 +847,10 @@ static void prog_init(struct kprog *p, struct co_run *run,
         return;
     p->side = side;
     p->db_keys = d[side].db[d[side].num % MAX_DBS].keys;
-    p->total = p->db_keys * (long long)npat;
+    /* a server's INFO is not trusted to keep the product in range */
+    p->total = p->db_keys > LLONG_MAX / (long long)npat
+                   ? LLONG_MAX
+                   : p->db_keys * (long long)npat;
     co_run_progress(run, 0, p->total, "keys");
 }
 
